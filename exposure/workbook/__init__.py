@@ -1,0 +1,1 @@
+"""Reading, checking and creating input workbooks (design section 3)."""

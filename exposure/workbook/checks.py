@@ -1,0 +1,298 @@
+"""Named cross-sheet checks, one function per rule, each with a stable code.
+
+Like PyPSA's `consistency.py`: every check looks at the tables read from the
+workbook, logs what it finds with the exact cell, and never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+
+import pandas as pd
+
+from exposure.issues import IssueLog
+from exposure.workbook.reader import ROW, RawWorkbook, closest
+from exposure.workbook.schema import SHEETS_BY_NAME
+
+DEFAULT_PERIOD = "base"
+
+Check = Callable[[RawWorkbook, IssueLog], None]
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    CHECKS.append(function)
+    return function
+
+
+def run_checks(book: RawWorkbook) -> None:
+    """Run every registered check, adding issues to `book.log`."""
+    for function in CHECKS:
+        function(book, book.log)
+
+
+def known_ids(book: RawWorkbook, sheet_name: str) -> list[str]:
+    """The ids defined by a sheet's first key column (Demand defines products)."""
+    if sheet_name == "Periods" and "Periods" not in book.tables:
+        return [DEFAULT_PERIOD]
+    column = "product" if sheet_name == "Demand" else SHEETS_BY_NAME[sheet_name].key[0]
+    frame = book.frame(sheet_name)
+    return list(dict.fromkeys(v for v in frame[column] if v is not None))
+
+
+@check
+def duplicate_keys(book: RawWorkbook, log: IssueLog) -> None:
+    for table in book.tables.values():
+        key = list(table.spec.key)
+        if not key or table.frame.empty:
+            continue
+        frame = table.frame
+        complete = frame[key[0]].notna()
+        for column in key:
+            if column != "period":
+                complete &= frame[column].notna()
+        seen: dict[tuple, int] = {}
+        for _, record in frame[complete].iterrows():
+            values = tuple(record[c] for c in key)
+            if values in seen:
+                label = ", ".join(f"{c}={v}" for c, v in zip(key, values, strict=True) if v)
+                log.add_error(
+                    "duplicate-key",
+                    f"{label} is also in row {seen[values]}",
+                    **table.cell(key[0], record[ROW]),
+                    value=label,
+                    hint=f"keep one of rows {seen[values]} and {record[ROW]}",
+                )
+            else:
+                seen[values] = record[ROW]
+
+
+@check
+def unknown_ids(book: RawWorkbook, log: IssueLog) -> None:
+    cache: dict[str, set[str]] = {}
+    for table in book.tables.values():
+        for column in table.spec.columns:
+            target = column.refers_to
+            if target is None or target == table.spec.name:
+                continue
+            if target not in cache:
+                cache[target] = set(known_ids(book, target))
+            valid = cache[target]
+            for value, row in zip(table.frame[column.name], table.frame[ROW], strict=True):
+                if value is None or value in valid:
+                    continue
+                guess = closest(value, sorted(valid))
+                hint = f"did you mean '{guess}'?" if guess else f"add it to the {target} sheet"
+                log.add_error(
+                    "unknown-id",
+                    f"{column.name} '{value}' is not on the {target} sheet",
+                    **table.cell(column.name, row),
+                    value=value,
+                    hint=hint,
+                )
+
+
+@check
+def product_in_one_sector(book: RawWorkbook, log: IssueLog) -> None:
+    if "Demand" not in book.tables:
+        return
+    table = book.tables["Demand"]
+    first_sector: dict[str, tuple[str, int]] = {}
+    for _, record in table.frame.iterrows():
+        product, sector = record["product"], record["sector"]
+        if product is None or sector is None:
+            continue
+        if product not in first_sector:
+            first_sector[product] = (sector, record[ROW])
+        elif first_sector[product][0] != sector:
+            other, row = first_sector[product]
+            log.add_error(
+                "product-in-two-sectors",
+                f"product '{product}' is in sector '{sector}' here and '{other}' in row {row}",
+                **table.cell("sector", record[ROW]),
+                value=sector,
+                hint="a product belongs to one sector; give the other one its own product id",
+            )
+
+
+@check
+def product_has_intensity(book: RawWorkbook, log: IssueLog) -> None:
+    if "Demand" not in book.tables:
+        return
+    table = book.tables["Demand"]
+    with_intensity = set(book.frame("Intensity")["product"])
+    reported = set()
+    for product, row in zip(table.frame["product"], table.frame[ROW], strict=True):
+        if product is None or product in with_intensity or product in reported:
+            continue
+        reported.add(product)
+        log.add_error(
+            "product-without-intensity",
+            f"product '{product}' has no row on the Intensity sheet",
+            **table.cell("product", row),
+            value=product,
+            hint="add its kg_per_unit of each material it needs",
+        )
+
+
+@check
+def approval_range_ordered(book: RawWorkbook, log: IssueLog) -> None:
+    if "Licences" not in book.tables:
+        return
+    table = book.tables["Licences"]
+    for _, record in table.frame.iterrows():
+        rate, low, high = record["approval_rate"], record["approval_low"], record["approval_high"]
+        if rate is None:
+            continue
+        if low is not None and low > rate:
+            log.add_error(
+                "approval-range",
+                f"approval_low {low:g} is above approval_rate {rate:g}",
+                **table.cell("approval_low", record[ROW]),
+                value=low,
+                hint="approval_low <= approval_rate <= approval_high",
+            )
+        if high is not None and high < rate:
+            log.add_error(
+                "approval-range",
+                f"approval_high {high:g} is below approval_rate {rate:g}",
+                **table.cell("approval_high", record[ROW]),
+                value=high,
+                hint="approval_low <= approval_rate <= approval_high",
+            )
+
+
+@check
+def recipe_not_circular(book: RawWorkbook, log: IssueLog) -> None:
+    if "Recipes" not in book.tables:
+        return
+    outputs = dict(zip(book.frame("Plants")["plant"], book.frame("Plants")["output"], strict=True))
+    table = book.tables["Recipes"]
+    for _, record in table.frame.iterrows():
+        if record["plant"] in outputs and outputs[record["plant"]] == record["input"]:
+            log.add_error(
+                "recipe-self-input",
+                f"plant '{record['plant']}' uses its own output '{record['input']}' as input",
+                **table.cell("input", record[ROW]),
+                value=record["input"],
+                hint="a plant's inputs are other materials",
+            )
+
+
+@check
+def material_has_supply(book: RawWorkbook, log: IssueLog) -> None:
+    if "Materials" not in book.tables:
+        return
+    table = book.tables["Materials"]
+    supplied = set(book.frame("Supply")["material"]) | set(book.frame("Plants")["output"])
+    needed = set(book.frame("Intensity")["material"]) | set(book.frame("Recipes")["input"])
+    for _, record in table.frame.iterrows():
+        material = record["material"]
+        if material is None or material in supplied or material not in needed:
+            continue
+        if (record["initial_stock"] or 0) > 0:
+            continue
+        log.add_warning(
+            "material-without-supply",
+            f"material '{material}' is needed but has no supply, plant or stock",
+            **table.cell("material", record[ROW]),
+            value=material,
+            hint="every unit that needs it will be lost; add a Supply row if that is wrong",
+        )
+
+
+@check
+def scenario_rows(book: RawWorkbook, log: IssueLog) -> None:
+    if "Scenarios" not in book.tables:
+        return
+    table = book.tables["Scenarios"]
+    for _, record in table.frame.iterrows():
+        row = record[ROW]
+        sheet_name, column_name = record["sheet"], record["column"]
+        if sheet_name is None or column_name is None:
+            continue
+        spec = next(
+            (s for s in SHEETS_BY_NAME.values() if s.name.casefold() == sheet_name.casefold()),
+            None,
+        )
+        if spec is None or spec.name == "Scenarios":
+            guess = closest(sheet_name, [s for s in SHEETS_BY_NAME if s != "Scenarios"])
+            log.add_error(
+                "scenario-sheet",
+                f"scenario changes unknown sheet '{sheet_name}'",
+                **table.cell("sheet", row),
+                value=sheet_name,
+                hint=f"did you mean '{guess}'?" if guess else "name an input sheet",
+            )
+            continue
+        names = [c.name for c in spec.columns]
+        target = next((c for c in spec.columns if c.name == column_name.casefold()), None)
+        if target is None or not target.is_number:
+            numeric = [c.name for c in spec.columns if c.is_number]
+            guess = closest(column_name, numeric)
+            log.add_error(
+                "scenario-column",
+                f"'{column_name}' is not a number column of {spec.name}",
+                **table.cell("column", row),
+                value=column_name,
+                hint=f"did you mean '{guess}'?" if guess else "one of " + ", ".join(numeric),
+            )
+            continue
+        try:
+            conditions = parse_match(record["match"])
+        except ValueError as exc:
+            log.add_error(
+                "scenario-match", str(exc), **table.cell("match", row), value=record["match"]
+            )
+            continue
+        bad = [c for c, _ in conditions if c not in names]
+        if bad:
+            log.add_error(
+                "scenario-match",
+                f"match names unknown column '{bad[0]}' of {spec.name}",
+                **table.cell("match", row),
+                value=record["match"],
+                hint=did_you_mean_list(bad[0], names),
+            )
+            continue
+        if spec.name in book.tables and not match_rows(book.frame(spec.name), conditions).any():
+            log.add_error(
+                "scenario-no-match",
+                f"scenario '{record['scenario']}': match '{record['match'] or ''}' selects "
+                f"no row of {spec.name}",
+                **table.cell("match", row),
+                value=record["match"],
+                hint="check the ids; * matches any text",
+            )
+
+
+def did_you_mean_list(word: str, names: list[str]) -> str:
+    guess = closest(word, names)
+    return f"did you mean '{guess}'?" if guess else "one of " + ", ".join(names)
+
+
+def parse_match(text: str | None) -> list[tuple[str, str]]:
+    """``"regime=CN; material=Dy*"`` -> ``[("regime", "CN"), ("material", "Dy*")]``."""
+    if text is None or not text.strip():
+        return []
+    conditions = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValueError(f"'{part.strip()}' is not of the form column=value")
+        column, value = part.split("=", 1)
+        conditions.append((column.strip().casefold(), value.strip()))
+    return conditions
+
+
+def match_rows(frame: pd.DataFrame, conditions: list[tuple[str, str]]) -> pd.Series:
+    """Boolean mask of rows where every condition holds (`*` and `?` wildcards, any case)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, pattern in conditions:
+        lowered = pattern.casefold()
+        mask &= frame[column].map(
+            lambda v, p=lowered: v is not None and fnmatchcase(str(v).casefold(), p)
+        )
+    return mask

@@ -1,0 +1,246 @@
+"""The input workbook's contract: sheets, columns, keys, units (design section 3).
+
+One declaration drives the reader, the validator, the template and the
+documentation, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnKind = Literal[
+    "id", "text", "quantity", "money", "rate", "weight", "number", "date", "choice"
+]
+
+FORMS = ("ore", "oxide", "metal", "alloy", "magnet", "other")
+OPERATIONS = ("set", "scale", "add")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an input sheet.
+
+    `refers_to` names the sheet whose key this id must exist in.
+    `default` applies to a blank optional number.
+    """
+
+    name: str
+    kind: ColumnKind
+    meaning: str
+    unit: str = ""
+    required: bool = False
+    default: float | None = None
+    refers_to: str | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def is_number(self) -> bool:
+        return self.kind in ("quantity", "money", "rate", "weight", "number")
+
+    def note(self) -> str:
+        """The header note a planner sees in the template."""
+        parts = [self.meaning]
+        if self.unit:
+            parts.append(f"Unit: {self.unit}.")
+        if self.required:
+            parts.append("Required.")
+        else:
+            default = "blank" if self.default is None else f"{self.default:g}"
+            parts.append(f"Optional (blank = {default}).")
+        if self.refers_to:
+            parts.append(f"Must be an id from the {self.refers_to} sheet.")
+        if self.choices:
+            parts.append("One of: " + ", ".join(self.choices) + ".")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """One input sheet: its columns, its key and whether a workbook must have it."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required: bool = True
+    period_column: bool = field(default=False)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+PERIOD = Column(
+    "period",
+    "id",
+    "Period id. Blank = every period; a row with a period overrides the blank one.",
+    refers_to="Periods",
+)
+
+SHEETS: tuple[SheetSpec, ...] = (
+    SheetSpec(
+        "Periods",
+        "Planning periods, run in row order. Without this sheet there is one period, base.",
+        (
+            Column("period", "id", "Period id, e.g. 2026-Q1.", required=True),
+            Column("label", "text", "Display name."),
+            Column("start", "date", "First day of the period."),
+        ),
+        key=("period",),
+        required=False,
+    ),
+    SheetSpec(
+        "Materials",
+        "Materials that flow through the chain: oxides, metals, magnets.",
+        (
+            Column("material", "id", "Material id, e.g. DY_OX.", required=True),
+            Column("name", "text", "Display name."),
+            Column("form", "choice", "Physical form.", choices=FORMS),
+            Column("initial_stock", "quantity", "Stock at the start.", "t", default=0.0),
+            Column("min_stock", "quantity", "Safety stock (soft).", "t", default=0.0),
+            Column("holding_cost", "money", "Cost of holding.", "USD/t/period", default=0.0),
+        ),
+        key=("material",),
+    ),
+    SheetSpec(
+        "Regimes",
+        "Export-licence regimes. Without this sheet nothing is controlled.",
+        (
+            Column("regime", "id", "Regime id, e.g. CN-MOFCOM.", required=True),
+            Column("name", "text", "Display name."),
+            Column("authority", "text", "Issuing authority."),
+        ),
+        key=("regime",),
+        required=False,
+    ),
+    SheetSpec(
+        "Licences",
+        "Materials a regime controls, with the share of requested volume approved.",
+        (
+            Column("regime", "id", "Regime id.", required=True, refers_to="Regimes"),
+            Column("material", "id", "Controlled material.", required=True, refers_to="Materials"),
+            PERIOD,
+            Column("approval_rate", "rate", "Share of capacity licensed.", "0-1", required=True),
+            Column("approval_low", "rate", "Low end for stress draws.", "0-1"),
+            Column("approval_high", "rate", "High end for stress draws.", "0-1"),
+        ),
+        key=("regime", "material", "period"),
+        required=False,
+        period_column=True,
+    ),
+    SheetSpec(
+        "Sources",
+        "Suppliers of materials (mines, separators, exporters).",
+        (
+            Column("source", "id", "Source id.", required=True),
+            Column("country", "id", "Country of origin (ISO code).", required=True),
+            Column("regime", "id", "Licence regime its exports fall under.", refers_to="Regimes"),
+            Column("name", "text", "Display name."),
+        ),
+        key=("source",),
+    ),
+    SheetSpec(
+        "Supply",
+        "What each source can deliver of each material per period.",
+        (
+            Column("source", "id", "Source id.", required=True, refers_to="Sources"),
+            Column("material", "id", "Material id.", required=True, refers_to="Materials"),
+            PERIOD,
+            Column("capacity", "quantity", "Deliverable tonnes.", "t/period", required=True),
+            Column("unit_cost", "money", "Purchase cost.", "USD/t", default=0.0),
+        ),
+        key=("source", "material", "period"),
+        period_column=True,
+    ),
+    SheetSpec(
+        "Plants",
+        "Processing plants (e.g. magnet makers) turning inputs into one output.",
+        (
+            Column("plant", "id", "Plant id.", required=True),
+            Column("country", "id", "Country (ISO code).", required=True),
+            Column("output", "id", "Material made.", required=True, refers_to="Materials"),
+            Column("capacity", "quantity", "Output capacity.", "t/period", required=True),
+            Column("regime", "id", "Licence regime of its exports.", refers_to="Regimes"),
+            Column("unit_cost", "money", "Processing cost per t of output.", "USD/t", default=0.0),
+        ),
+        key=("plant",),
+        required=False,
+    ),
+    SheetSpec(
+        "Recipes",
+        "Inputs a plant consumes per tonne of output.",
+        (
+            Column("plant", "id", "Plant id.", required=True, refers_to="Plants"),
+            Column("input", "id", "Input material.", required=True, refers_to="Materials"),
+            Column("t_per_t", "quantity", "Input per tonne of output.", "t/t", required=True),
+        ),
+        key=("plant", "input"),
+        required=False,
+    ),
+    SheetSpec(
+        "Sectors",
+        "Demand sectors and how they are served.",
+        (
+            Column("sector", "id", "Sector id, e.g. EV.", required=True),
+            Column("name", "text", "Display name."),
+            Column("min_service", "rate", "Minimum share of units built (soft).", "0-1", default=0),
+            Column("weight", "weight", "Fair-mode weight (2 = half the shortfall).", default=1.0),
+        ),
+        key=("sector",),
+    ),
+    SheetSpec(
+        "Demand",
+        "Products each sector wants to build, with the value of each unit.",
+        (
+            Column("sector", "id", "Sector id.", required=True, refers_to="Sectors"),
+            Column("product", "id", "Product id.", required=True),
+            PERIOD,
+            Column("units", "quantity", "Units wanted.", "units/period", required=True),
+            Column("value_per_unit", "money", "Value lost per unit not built.", "USD", True),
+        ),
+        key=("sector", "product", "period"),
+        period_column=True,
+    ),
+    SheetSpec(
+        "Intensity",
+        "Material content of a product. For demand in tonnes use kg_per_unit = 1000.",
+        (
+            Column("product", "id", "Product id.", required=True, refers_to="Demand"),
+            Column("material", "id", "Material id.", required=True, refers_to="Materials"),
+            Column("kg_per_unit", "quantity", "Material per unit.", "kg/unit", required=True),
+        ),
+        key=("product", "material"),
+    ),
+    SheetSpec(
+        "Scenarios",
+        "What-if edits: rows of one scenario are applied in order to the base data.",
+        (
+            Column("scenario", "id", "Scenario id.", required=True),
+            Column("sheet", "text", "Sheet to change.", required=True),
+            Column("column", "text", "Column to change.", required=True),
+            Column("match", "text", "Rows to change, e.g. regime=CN; material=Dy*."),
+            Column("operation", "choice", "How to change.", required=True, choices=OPERATIONS),
+            Column("value", "number", "Value for set, factor for scale, amount for add.", "", True),
+            Column("note", "text", "Why."),
+        ),
+        key=(),
+        required=False,
+    ),
+)
+
+SHEETS_BY_NAME: dict[str, SheetSpec] = {s.name: s for s in SHEETS}
+
+# Sheets a workbook may carry that the reader ignores without a warning.
+KNOWN_EXTRA_SHEETS = ("About", "Lists", "Errors", "Notes", "README")
+
+
+def sheet(name: str) -> SheetSpec:
+    """The spec of an input sheet by its canonical name."""
+    return SHEETS_BY_NAME[name]

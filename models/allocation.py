@@ -1,0 +1,673 @@
+"""The allocation LP of design section 4, built in Pyomo and held in HiGHS.
+
+Sets: periods t, materials m, supply rows (s, m, t), plant rows (p, t),
+product rows (j, t). Variables, constraints and objectives carry the names of
+`models/README.md`.
+
+How it is solved: Pyomo states the model; Pyomo's standard-form compiler turns
+it into one sparse matrix that `highspy.Highs.passModel` takes in a single
+call (much faster than handing rows over one at a time), and the `Highs`
+object is kept. What-if re-solves change bounds, costs and coefficients of
+that object in place, so HiGHS starts from the previous basis.
+
+Soft constraints and the `fair` mode are solved lexicographically: first the
+soft-constraint violation is minimised and capped, then (fair) the largest
+weighted shortfall share `mu`, then the cost. This is the limit of an
+infinitely big penalty, without the numerical trouble that a big-M penalty
+causes when values per unit already span eight orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+import highspy
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from models.data import AllocationData
+from models.status import SolveStatus, from_highs
+
+ObjectiveMode = Literal["priority", "fair"]
+INF = highspy.kHighsInf
+# A cap found by one phase is held in the next with this much slack, so that
+# the next phase stays feasible despite round-off.
+LEXICOGRAPHIC_RELATIVE_SLACK = 1e-7
+LEXICOGRAPHIC_ABSOLUTE_SLACK = 1e-7
+
+
+class StructureChangedError(Exception):
+    """New data needs different rows or columns: build a new model instead of updating."""
+
+
+@dataclass
+class Numbers:
+    """Every number of the LP, aligned with the key lists of `Structure`.
+
+    The Pyomo build and the in-place updates both read these arrays, so the
+    maths is written once.
+    """
+
+    supply_limit: np.ndarray  # licensed capacity [t]
+    plant_limit: np.ndarray  # licensed plant capacity [t]
+    demand_limit: np.ndarray  # units
+    balance_rhs: np.ndarray  # -initial stock in the first period [t]
+    stock_floor: np.ndarray  # min_stock [t]
+    service_floor: np.ndarray  # min_service * units
+    service_units: np.ndarray  # units (coefficient of the service gap share)
+    fair_rhs: np.ndarray  # units
+    fair_coef: np.ndarray  # units / weight (coefficient of mu)
+    buy_cost: np.ndarray  # USD/t
+    make_cost: np.ndarray  # USD/t
+    built_value: np.ndarray  # USD/unit
+    holding_cost: np.ndarray  # USD/t/period
+    lost_value_if_nothing_built: float  # USD
+    product_use: np.ndarray  # t of material per unit, per (j, m, t) entry
+    recipe_use: np.ndarray  # t of input per t of output, per (p, m, t) entry
+
+
+@dataclass
+class Structure:
+    """Index sets of one LP; two data sets with equal structures share one model."""
+
+    periods: list[str]
+    materials: list[str]
+    supply_keys: list[tuple[str, str, str]]
+    plant_keys: list[tuple[str, str]]
+    plant_output: list[str]
+    product_keys: list[tuple[str, str]]
+    stock_keys: list[tuple[str, str]]
+    stock_floor_keys: list[tuple[str, str]]
+    service_floor_keys: list[tuple[str, str]]
+    fair_keys: list[tuple[str, str]]
+    product_use_keys: list[tuple[str, str, str]]  # (product, material, period)
+    recipe_use_keys: list[tuple[str, str, str]]  # (plant, input material, period)
+
+    def signature(self) -> tuple:
+        return tuple(tuple(v) for v in vars(self).values())
+
+
+def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure, Numbers]:
+    """The index sets and numbers of the LP for `data` (design section 4)."""
+    periods = list(data.periods)
+    first_period = periods[0]
+    materials_frame = data.materials.set_index("material")
+    materials = list(materials_frame.index)
+    supply = data.supply
+    plants = data.plants
+    demand = data.demand
+
+    supply_keys = list(zip(supply["source"], supply["material"], supply["period"], strict=True))
+    plant_keys = list(zip(plants["plant"], plants["period"], strict=True))
+    product_keys = list(zip(demand["product"], demand["period"], strict=True))
+    stock_keys = [(m, t) for m in materials for t in periods]
+    min_stock = materials_frame["min_stock"].astype(float)
+    stock_floor_keys = [(m, t) for m in materials if min_stock[m] > 0 for t in periods]
+    min_service = demand["min_service"].astype(float).to_numpy()
+    units = demand["units"].astype(float).to_numpy()
+    has_floor = min_service > 0
+    service_floor_keys = [k for k, f in zip(product_keys, has_floor, strict=True) if f]
+    fair_keys = list(product_keys) if objective == "fair" else []
+
+    intensity = data.intensity.merge(demand[["product", "period"]], on="product")
+    product_use_keys = list(
+        zip(intensity["product"], intensity["material"], intensity["period"], strict=True)
+    )
+    recipe = data.recipes.merge(plants[["plant", "period"]], on="plant")
+    recipe_use_keys = list(zip(recipe["plant"], recipe["input"], recipe["period"], strict=True))
+
+    holding = materials_frame["holding_cost"].astype(float)
+    initial = materials_frame["initial_stock"].astype(float)
+    balance_rhs = np.array([-initial[m] if t == first_period else 0.0 for m, t in stock_keys])
+    weights = demand["weight"].astype(float).to_numpy()
+    values = demand["value_per_unit"].astype(float).to_numpy()
+
+    structure = Structure(
+        periods=periods,
+        materials=materials,
+        supply_keys=supply_keys,
+        plant_keys=plant_keys,
+        plant_output=list(plants["output"]),
+        product_keys=product_keys,
+        stock_keys=stock_keys,
+        stock_floor_keys=stock_floor_keys,
+        service_floor_keys=service_floor_keys,
+        fair_keys=fair_keys,
+        product_use_keys=product_use_keys,
+        recipe_use_keys=recipe_use_keys,
+    )
+    numbers = Numbers(
+        supply_limit=(
+            supply["capacity"].astype(float) * supply["approval"].astype(float)
+        ).to_numpy(),
+        plant_limit=(
+            plants["capacity"].astype(float) * plants["approval"].astype(float)
+        ).to_numpy(),
+        demand_limit=units,
+        balance_rhs=balance_rhs,
+        stock_floor=np.array([min_stock[m] for m, _ in stock_floor_keys], dtype=float),
+        service_floor=(min_service * units)[has_floor],
+        service_units=units[has_floor],
+        fair_rhs=units if objective == "fair" else np.zeros(0),
+        fair_coef=units / weights if objective == "fair" else np.zeros(0),
+        buy_cost=supply["unit_cost"].astype(float).to_numpy(),
+        make_cost=plants["unit_cost"].astype(float).to_numpy(),
+        built_value=values,
+        holding_cost=np.array([holding[m] for m, _ in stock_keys], dtype=float),
+        lost_value_if_nothing_built=float(np.dot(values, units)),
+        product_use=intensity["kg_per_unit"].astype(float).to_numpy() / 1000.0,
+        recipe_use=recipe["t_per_t"].astype(float).to_numpy(),
+    )
+    return structure, numbers
+
+
+def objective_scale(numbers: Numbers) -> float:
+    """A power of ten that brings the largest cost coefficient near 1e3.
+
+    Values per unit reach 1e8 USD (an aircraft) while costs are dollars per
+    kg; without scaling HiGHS's dual simplex can stop with status "not set"
+    (excessive dual values).
+    """
+    largest = max(
+        (
+            float(np.abs(a).max())
+            for a in (
+                numbers.buy_cost,
+                numbers.make_cost,
+                numbers.built_value,
+                numbers.holding_cost,
+            )
+            if a.size
+        ),
+        default=1.0,
+    )
+    if largest <= 1e3:
+        return 1.0
+    return 10.0 ** (math.floor(math.log10(largest)) - 3)
+
+
+def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
+    """The LP in Pyomo, with names as in the maths (see models/README.md)."""
+    s = structure
+    n = numbers
+    model = pyo.ConcreteModel(name="allocation")
+    model.buy = pyo.Var(range(len(s.supply_keys)), domain=pyo.NonNegativeReals)
+    model.make = pyo.Var(range(len(s.plant_keys)), domain=pyo.NonNegativeReals)
+    model.built = pyo.Var(range(len(s.product_keys)), domain=pyo.NonNegativeReals)
+    model.stock = pyo.Var(range(len(s.stock_keys)), domain=pyo.NonNegativeReals)
+    # Soft-constraint gaps are shares of the target, so their sum is comparable.
+    model.stock_gap = pyo.Var(range(len(s.stock_floor_keys)), bounds=(0, 1))
+    model.service_gap = pyo.Var(range(len(s.service_floor_keys)), bounds=(0, 1))
+    if s.fair_keys:
+        model.mu = pyo.Var(bounds=(0, 1))
+
+    buy, make, built, stock = model.buy, model.make, model.built, model.stock
+
+    model.supply_limit = pyo.Constraint(
+        range(len(s.supply_keys)), rule=lambda _, i: buy[i] <= n.supply_limit[i]
+    )
+    model.plant_limit = pyo.Constraint(
+        range(len(s.plant_keys)), rule=lambda _, i: make[i] <= n.plant_limit[i]
+    )
+    model.demand_limit = pyo.Constraint(
+        range(len(s.product_keys)), rule=lambda _, i: built[i] <= n.demand_limit[i]
+    )
+
+    stock_index = {key: i for i, key in enumerate(s.stock_keys)}
+    period_before = dict(zip(s.periods[1:], s.periods[:-1], strict=True))
+    terms: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+
+    def add(row: int, coef: float, var: pyo.Var) -> None:
+        coefs, variables = terms[row]
+        coefs.append(coef)
+        variables.append(var)
+
+    for i, (_, material, period) in enumerate(s.supply_keys):
+        add(stock_index[material, period], 1.0, buy[i])
+    plant_position = {key: i for i, key in enumerate(s.plant_keys)}
+    for i, ((_, period), output) in enumerate(zip(s.plant_keys, s.plant_output, strict=True)):
+        add(stock_index[output, period], 1.0, make[i])
+    for k, (plant, material, period) in enumerate(s.recipe_use_keys):
+        add(stock_index[material, period], -n.recipe_use[k], make[plant_position[plant, period]])
+    product_position = {key: i for i, key in enumerate(s.product_keys)}
+    for k, (product, material, period) in enumerate(s.product_use_keys):
+        add(
+            stock_index[material, period],
+            -n.product_use[k],
+            built[product_position[product, period]],
+        )
+    for i, (material, period) in enumerate(s.stock_keys):
+        add(i, -1.0, stock[i])
+        if period in period_before:
+            add(i, 1.0, stock[stock_index[material, period_before[period]]])
+
+    def balance_rule(_: pyo.ConcreteModel, i: int) -> object:
+        coefs, variables = terms[i]
+        body = LinearExpression(constant=0.0, linear_coefs=coefs, linear_vars=variables)
+        return body == n.balance_rhs[i]
+
+    model.balance = pyo.Constraint(range(len(s.stock_keys)), rule=balance_rule)
+
+    model.stock_floor = pyo.Constraint(
+        range(len(s.stock_floor_keys)),
+        rule=lambda _, i: (
+            stock[stock_index[s.stock_floor_keys[i]]] + n.stock_floor[i] * model.stock_gap[i]
+            >= n.stock_floor[i]
+        ),
+    )
+    model.service_floor = pyo.Constraint(
+        range(len(s.service_floor_keys)),
+        rule=lambda _, i: (
+            built[product_position[s.service_floor_keys[i]]]
+            + n.service_units[i] * model.service_gap[i]
+            >= n.service_floor[i]
+        ),
+    )
+    gaps = [*model.stock_gap.values(), *model.service_gap.values()]
+    if gaps:
+        model.violation_cap = pyo.Constraint(expr=pyo.quicksum(gaps) <= len(gaps))
+    if s.fair_keys:
+        model.fair_share = pyo.Constraint(
+            range(len(s.fair_keys)),
+            rule=lambda _, i: built[i] + n.fair_coef[i] * model.mu >= n.fair_rhs[i],
+        )
+
+    scale = objective_scale(n)
+    cost_terms = LinearExpression(
+        constant=n.lost_value_if_nothing_built / scale,
+        linear_coefs=[
+            *(-n.built_value / scale),
+            *(n.buy_cost / scale),
+            *(n.make_cost / scale),
+            *(n.holding_cost / scale),
+        ],
+        linear_vars=[*built.values(), *buy.values(), *make.values(), *stock.values()],
+    )
+    model.total_cost = pyo.Objective(expr=cost_terms, sense=pyo.minimize)
+    if gaps:
+        model.violation = pyo.Objective(expr=pyo.quicksum(gaps), sense=pyo.minimize)
+    if s.fair_keys:
+        model.max_shortfall_share = pyo.Objective(expr=model.mu, sense=pyo.minimize)
+    return model
+
+
+@dataclass
+class Solution:
+    """The optimum of one solve, as long tables keyed like the input tables.
+
+    Duals are in USD of the cost objective (the objective scale removed) and
+    follow HiGHS's sign convention: the change of cost per unit increase of
+    the constraint's right-hand side.
+    """
+
+    status: SolveStatus
+    objective_value: float  # USD, soft-constraint violation excluded
+    violation: float  # sum of soft-constraint gap shares (0 = none violated)
+    max_shortfall_share: float | None  # mu of the fair mode
+    supply: pd.DataFrame
+    plants: pd.DataFrame
+    products: pd.DataFrame
+    materials: pd.DataFrame
+    soft: pd.DataFrame
+    solve_seconds: float
+    iterations: int
+    message: str = ""
+
+
+@dataclass
+class AllocationModel:
+    """A built allocation LP held in a HiGHS object, ready to solve and re-solve."""
+
+    data: AllocationData
+    objective: ObjectiveMode
+    structure: Structure
+    numbers: Numbers
+    pyomo_model: pyo.ConcreteModel
+    highs: highspy.Highs
+    scale: float
+    columns: dict[str, np.ndarray]
+    rows: dict[str, np.ndarray]
+    costs: dict[str, np.ndarray]
+    build_seconds: float
+    handoff_seconds: float
+    entries: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- solve
+    def solve(self, time_limit: float | None = None) -> Solution:
+        """Solve all phases from the current basis; options are reset every call."""
+        started = time.perf_counter()
+        highs = self.highs
+        highs.setOptionValue("time_limit", INF if time_limit is None else float(time_limit))
+        iterations = 0
+        violation = 0.0
+        mu: float | None = None
+        status = SolveStatus.OPTIMAL
+        if "violation_cap" in self.rows:
+            highs.changeRowBounds(int(self.rows["violation_cap"][0]), -INF, INF)
+        if "mu" in self.columns:
+            highs.changeColBounds(int(self.columns["mu"][0]), 0.0, 1.0)
+
+        phases = []
+        if "violation" in self.costs:
+            phases.append("violation")
+        if "max_shortfall_share" in self.costs:
+            phases.append("max_shortfall_share")
+        phases.append("total_cost")
+        for phase in phases:
+            self._set_objective(phase)
+            if time_limit is not None:
+                remaining = max(time_limit - (time.perf_counter() - started), 0.0)
+                highs.setOptionValue("time_limit", remaining)
+            highs.run()
+            status = from_highs(highs.getModelStatus())
+            iterations += int(highs.getInfo().simplex_iteration_count)
+            if not status.ok:
+                break
+            value = highs.getInfo().objective_function_value
+            if phase == "violation":
+                violation = max(value, 0.0)
+                cap = violation * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
+                highs.changeRowBounds(int(self.rows["violation_cap"][0]), -INF, cap)
+            elif phase == "max_shortfall_share":
+                mu = max(value, 0.0)
+                cap = mu * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
+                highs.changeColBounds(int(self.columns["mu"][0]), 0.0, min(cap, 1.0))
+        seconds = time.perf_counter() - started
+        return self._read_solution(status, violation, mu, seconds, iterations)
+
+    def _set_objective(self, name: str) -> None:
+        n_cols = self.highs.getNumCol()
+        self.highs.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), self.costs[name])
+        offset = self.numbers.lost_value_if_nothing_built / self.scale
+        self.highs.changeObjectiveOffset(offset if name == "total_cost" else 0.0)
+
+    def _read_solution(
+        self,
+        status: SolveStatus,
+        violation: float,
+        mu: float | None,
+        seconds: float,
+        iterations: int,
+    ) -> Solution:
+        s = self.structure
+        data = self.data
+        solution = self.highs.getSolution()
+        have_values = status.ok and solution.value_valid
+        col_value = np.asarray(solution.col_value) if have_values else None
+        row_dual = np.asarray(solution.row_dual) if status.ok and solution.dual_valid else None
+
+        def values(name: str) -> np.ndarray:
+            size = len(self.columns[name])
+            if col_value is None:
+                return np.full(size, np.nan)
+            return np.maximum(col_value[self.columns[name]], 0.0)
+
+        def duals(name: str) -> np.ndarray:
+            size = len(self.rows.get(name, []))
+            if row_dual is None:
+                return np.full(size, np.nan)
+            return row_dual[self.rows[name]] * self.scale
+
+        supply = data.supply[["source", "material", "period", "capacity", "approval"]].copy()
+        supply["licensed_capacity"] = self.numbers.supply_limit
+        supply["buy"] = values("buy")
+        supply["unit_cost"] = self.numbers.buy_cost
+        supply["limit_dual"] = duals("supply_limit")
+
+        plants = data.plants[["plant", "period", "output", "capacity", "approval"]].copy()
+        plants["licensed_capacity"] = self.numbers.plant_limit
+        plants["make"] = values("make")
+        plants["unit_cost"] = self.numbers.make_cost
+        plants["limit_dual"] = duals("plant_limit")
+
+        products = data.demand[["product", "sector", "period", "units", "value_per_unit"]].copy()
+        products["built"] = np.minimum(values("built"), self.numbers.demand_limit)
+        products["demand_dual"] = duals("demand_limit")
+
+        materials = pd.DataFrame(s.stock_keys, columns=["material", "period"])
+        materials["stock"] = values("stock")
+        materials["balance_dual"] = duals("balance")
+
+        soft_rows = []
+        for i, (material, period) in enumerate(s.stock_floor_keys):
+            soft_rows.append(("min_stock", material, period, self.numbers.stock_floor[i]))
+        for i, (product, period) in enumerate(s.service_floor_keys):
+            soft_rows.append(("min_service", product, period, self.numbers.service_floor[i]))
+        soft = pd.DataFrame(soft_rows, columns=["constraint", "item", "period", "target"])
+        gaps = np.concatenate([values("stock_gap"), values("service_gap")]) if soft_rows else []
+        soft["gap_share"] = gaps
+        soft["shortfall"] = soft["gap_share"] * soft["target"]
+
+        objective_value = math.nan
+        if col_value is not None:
+            objective_value = float(
+                np.dot(self.costs["total_cost"], col_value) * self.scale
+                + self.numbers.lost_value_if_nothing_built
+            )
+        return Solution(
+            status=status,
+            objective_value=objective_value,
+            violation=violation,
+            max_shortfall_share=mu,
+            supply=supply,
+            plants=plants,
+            products=products,
+            materials=materials,
+            soft=soft,
+            solve_seconds=seconds,
+            iterations=iterations,
+            message=status.explain(),
+        )
+
+    # ---------------------------------------------------------------- update
+    def update(self, data: AllocationData) -> None:
+        """Make the held LP that of `data`, changing only numbers that differ.
+
+        Raises StructureChangedError when `data` needs other rows or columns.
+        """
+        structure, numbers = describe(data, self.objective)
+        if structure.signature() != self.structure.signature():
+            raise StructureChangedError("the new data changes the model's index sets")
+        if objective_scale(numbers) != self.scale:
+            raise StructureChangedError("the new data needs another objective scale")
+        old = self.numbers
+        highs = self.highs
+
+        for name in ("supply_limit", "plant_limit", "demand_limit"):
+            self._change_rows(name, getattr(old, name), getattr(numbers, name), upper=True)
+        self._change_rows("balance", old.balance_rhs, numbers.balance_rhs, equal=True)
+        self._change_rows("stock_floor", old.stock_floor, numbers.stock_floor, upper=False)
+        self._change_rows("service_floor", old.service_floor, numbers.service_floor, upper=False)
+        self._change_rows("fair_share", old.fair_rhs, numbers.fair_rhs, upper=False)
+        for name, old_coef, new_coef in (
+            ("stock_floor", old.stock_floor, numbers.stock_floor),
+            ("service_gap", old.service_units, numbers.service_units),
+            ("fair_mu", old.fair_coef, numbers.fair_coef),
+            ("product_use", old.product_use, numbers.product_use),
+            ("recipe_use", old.recipe_use, numbers.recipe_use),
+        ):
+            rows, cols, sign = self.entries[name]
+            for k in np.flatnonzero(old_coef != new_coef):
+                highs.changeCoeff(int(rows[k]), int(cols[k]), float(sign * new_coef[k]))
+        self.numbers = numbers
+        self.data = data
+        self.costs["total_cost"] = self._total_cost_vector()
+
+    def _change_rows(
+        self,
+        name: str,
+        old: np.ndarray,
+        new: np.ndarray,
+        *,
+        upper: bool = True,
+        equal: bool = False,
+    ) -> None:
+        changed = np.flatnonzero(old != new)
+        if changed.size == 0:
+            return
+        rows = self.rows[name][changed].astype(np.int32)
+        values = new[changed].astype(float)
+        if equal:
+            lower, upper_bound = values, values
+        elif upper:
+            lower, upper_bound = np.full(values.size, -INF), values
+        else:
+            lower, upper_bound = values, np.full(values.size, INF)
+        self.highs.changeRowsBounds(rows.size, rows, lower, upper_bound)
+
+    def _total_cost_vector(self) -> np.ndarray:
+        n = self.numbers
+        cost = np.zeros(self.highs.getNumCol())
+        cost[self.columns["built"]] = -n.built_value / self.scale
+        cost[self.columns["buy"]] = n.buy_cost / self.scale
+        cost[self.columns["make"]] = n.make_cost / self.scale
+        cost[self.columns["stock"]] = n.holding_cost / self.scale
+        return cost
+
+
+def build_model(
+    data: AllocationData,
+    objective: ObjectiveMode = "priority",
+    *,
+    highs_options: dict[str, object] | None = None,
+) -> AllocationModel:
+    """Build the LP of `data` and hand it to a fresh HiGHS object (not yet solved)."""
+    if objective not in ("priority", "fair"):
+        raise ValueError(f"objective must be 'priority' or 'fair', not {objective!r}")
+    started = time.perf_counter()
+    structure, numbers = describe(data, objective)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the build makes many small objects and no cycles
+    try:
+        model = build_pyomo(structure, numbers)
+        built_at = time.perf_counter()
+        info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+    column_position = {id(var): i for i, var in enumerate(info.columns)}
+    row_position = {id(row.constraint): i for i, row in enumerate(info.rows)}
+
+    def column_positions(component: pyo.Var) -> np.ndarray:
+        return np.array([column_position[id(v)] for v in component.values()], dtype=np.int64)
+
+    def row_positions(component: pyo.Constraint) -> np.ndarray:
+        return np.array([row_position[id(c)] for c in component.values()], dtype=np.int64)
+
+    columns = {
+        name: column_positions(getattr(model, name))
+        for name in ("buy", "make", "built", "stock", "stock_gap", "service_gap")
+    }
+    if hasattr(model, "mu"):
+        columns["mu"] = column_positions(model.mu)
+    rows = {
+        name: row_positions(getattr(model, name))
+        for name in (
+            "supply_limit",
+            "plant_limit",
+            "demand_limit",
+            "balance",
+            "stock_floor",
+            "service_floor",
+        )
+    }
+    if hasattr(model, "violation_cap"):
+        rows["violation_cap"] = row_positions(model.violation_cap)
+    if hasattr(model, "fair_share"):
+        rows["fair_share"] = row_positions(model.fair_share)
+
+    n_cols = len(info.columns)
+    lower = np.array([v.lb if v.lb is not None else -INF for v in info.columns], dtype=float)
+    upper = np.array([v.ub if v.ub is not None else INF for v in info.columns], dtype=float)
+    row_lower = np.empty(len(info.rows))
+    row_upper = np.empty(len(info.rows))
+    rhs = np.asarray(info.rhs, dtype=float)
+    for i, row in enumerate(info.rows):
+        if row.bound_type == 0:
+            row_lower[i] = row_upper[i] = rhs[i]
+        elif row.bound_type > 0:
+            row_lower[i], row_upper[i] = -INF, rhs[i]
+        else:
+            row_lower[i], row_upper[i] = rhs[i], INF
+
+    objectives = [o.parent_component().name for o in info.objectives]
+    costs = {name: info.c[[k], :].toarray().ravel() for k, name in enumerate(objectives)}
+
+    matrix = info.A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = len(info.rows)
+    lp.col_cost_ = costs["total_cost"]
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    highs = highspy.Highs()
+    highs.silent()
+    for key, value in (highs_options or {}).items():
+        highs.setOptionValue(key, value)
+    highs.passModel(lp)
+    handed_at = time.perf_counter()
+
+    allocation = AllocationModel(
+        data=data,
+        objective=objective,
+        structure=structure,
+        numbers=numbers,
+        pyomo_model=model,
+        highs=highs,
+        scale=objective_scale(numbers),
+        columns=columns,
+        rows=rows,
+        costs=costs,
+        build_seconds=built_at - started,
+        handoff_seconds=handed_at - built_at,
+    )
+    allocation.entries = _coefficient_entries(allocation)
+    return allocation
+
+
+def _coefficient_entries(model: AllocationModel) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """(row, column, sign) of every matrix entry that data can change."""
+    s = model.structure
+    rows, cols = model.rows, model.columns
+    stock_index = {key: i for i, key in enumerate(s.stock_keys)}
+    product_position = {key: i for i, key in enumerate(s.product_keys)}
+    plant_position = {key: i for i, key in enumerate(s.plant_keys)}
+    stock_floor_stock = np.arange(len(s.stock_floor_keys))
+    entries = {
+        "stock_floor": (rows["stock_floor"], cols["stock_gap"][stock_floor_stock], 1.0),
+        "service_gap": (rows["service_floor"], cols["service_gap"], 1.0),
+        "fair_mu": (
+            rows.get("fair_share", np.zeros(0, dtype=np.int64)),
+            np.repeat(cols.get("mu", np.zeros(1, dtype=np.int64))[:1], len(s.fair_keys)),
+            1.0,
+        ),
+        "product_use": (
+            rows["balance"][[stock_index[m, t] for _, m, t in s.product_use_keys]],
+            cols["built"][[product_position[j, t] for j, _, t in s.product_use_keys]],
+            -1.0,
+        ),
+        "recipe_use": (
+            rows["balance"][[stock_index[m, t] for _, m, t in s.recipe_use_keys]],
+            cols["make"][[plant_position[p, t] for p, _, t in s.recipe_use_keys]],
+            -1.0,
+        ),
+    }
+    return {
+        name: (np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64), sign)
+        for name, (r, c, sign) in entries.items()
+    }
