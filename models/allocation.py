@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -533,6 +535,21 @@ class AllocationModel:
         return cost
 
 
+def quiet_highs() -> highspy.Highs:
+    """A Highs object that prints nothing, not even the banner of its first construction."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.silent()
+    return highs
+
+
 def build_model(
     data: AllocationData,
     objective: ObjectiveMode = "priority",
@@ -615,8 +632,7 @@ def build_model(
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(float)
-    highs = highspy.Highs()
-    highs.silent()
+    highs = quiet_highs()
     for key, value in (highs_options or {}).items():
         highs.setOptionValue(key, value)
     highs.passModel(lp)

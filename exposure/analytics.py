@@ -1,0 +1,236 @@
+"""Exposure metrics from a solved allocation (design section 6), as result tables.
+
+Units: tonnes (t), USD, shares in [0, 1]. Shadow prices are USD per tonne:
+what one more tonne would save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.allocation import Solution
+from models.data import AllocationData
+
+BINDING_TOLERANCE = 1e-6
+
+
+@dataclass
+class Exposure:
+    """The result tables of one solve, ready to be written or compared."""
+
+    products: pd.DataFrame
+    sectors: pd.DataFrame
+    supply: pd.DataFrame
+    plants: pd.DataFrame
+    materials: pd.DataFrame
+    binding: pd.DataFrame
+    soft: pd.DataFrame
+    kpis: dict[str, float]
+
+
+def _share(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = numerator / denominator
+    return share.where(denominator > 0, 1.0)
+
+
+def product_table(solution: Solution) -> pd.DataFrame:
+    products = solution.products.copy()
+    products["built"] = products["built"].clip(upper=products["units"])
+    products["lost_units"] = (products["units"] - products["built"]).clip(lower=0)
+    products["service_level"] = _share(products["built"], products["units"])
+    products["demand_value"] = products["units"] * products["value_per_unit"]
+    products["lost_value"] = products["lost_units"] * products["value_per_unit"]
+    return products[
+        [
+            "product",
+            "sector",
+            "period",
+            "units",
+            "built",
+            "lost_units",
+            "service_level",
+            "value_per_unit",
+            "demand_value",
+            "lost_value",
+        ]
+    ]
+
+
+def sector_table(products: pd.DataFrame, by_period: bool = True) -> pd.DataFrame:
+    keys = ["sector", "period"] if by_period else ["sector"]
+    sectors = products.groupby(keys, sort=False, as_index=False)[
+        ["units", "built", "lost_units", "demand_value", "lost_value"]
+    ].sum()
+    sectors["service_level"] = _share(sectors["built"], sectors["units"])
+    sectors["value_served"] = _share(
+        sectors["demand_value"] - sectors["lost_value"], sectors["demand_value"]
+    )
+    return sectors
+
+
+def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
+    supply = solution.supply.copy()
+    for column in ("country", "regime"):
+        supply[column] = data.supply[column].to_numpy() if column in data.supply else None
+    supply["use_pct"] = _share(supply["buy"], supply["licensed_capacity"])
+    supply["value_per_t"] = -supply["limit_dual"]
+    supply["value_per_pct_approval"] = -supply["limit_dual"] * supply["capacity"] / 100
+    return supply[
+        [
+            "source",
+            "material",
+            "period",
+            "country",
+            "regime",
+            "capacity",
+            "approval",
+            "licensed_capacity",
+            "buy",
+            "use_pct",
+            "unit_cost",
+            "value_per_t",
+            "value_per_pct_approval",
+        ]
+    ]
+
+
+def plant_table(solution: Solution) -> pd.DataFrame:
+    plants = solution.plants.copy()
+    plants["use_pct"] = _share(plants["make"], plants["licensed_capacity"])
+    plants["value_per_t"] = -plants["limit_dual"]
+    return plants.drop(columns=["limit_dual"])
+
+
+def material_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
+    """Balance of each material and period: in = out, with the shadow price."""
+    keys = ["material", "period"]
+    materials = solution.materials.copy()
+    supplied = solution.supply.groupby(keys)["buy"].sum().rename("supplied")
+    made = solution.plants.rename(columns={"output": "material"}).groupby(keys)["make"].sum()
+    recipe_use = data.recipes.merge(solution.plants[["plant", "period", "make"]], on="plant")
+    recipe_use["used"] = recipe_use["t_per_t"] * recipe_use["make"]
+    used_by_plants = recipe_use.rename(columns={"input": "material"}).groupby(keys)["used"].sum()
+    product_use = data.intensity.merge(solution.products[["product", "period", "built"]])
+    product_use["used"] = product_use["kg_per_unit"] / 1000 * product_use["built"]
+    used_by_products = product_use.groupby(keys)["used"].sum()
+
+    materials = materials.join(supplied, on=keys).join(made.rename("made"), on=keys)
+    materials = materials.join(used_by_plants.rename("used_by_plants"), on=keys)
+    materials = materials.join(used_by_products.rename("used_by_products"), on=keys)
+    for column in ("supplied", "made", "used_by_plants", "used_by_products"):
+        materials[column] = materials[column].fillna(0.0)
+    initial = data.materials.set_index("material")["initial_stock"]
+    opening = materials.groupby("material")["stock"].shift(1)
+    materials["opening_stock"] = opening.fillna(materials["material"].map(initial))
+    materials["shadow_price"] = materials["balance_dual"]
+    materials["reading"] = [
+        f"one more tonne of {m} in {t} would save USD {p:,.0f}"
+        if p > BINDING_TOLERANCE
+        else f"{m} is not scarce in {t}"
+        for m, t, p in zip(
+            materials["material"], materials["period"], materials["shadow_price"], strict=True
+        )
+    ]
+    return materials[
+        [
+            "material",
+            "period",
+            "opening_stock",
+            "supplied",
+            "made",
+            "used_by_plants",
+            "used_by_products",
+            "stock",
+            "shadow_price",
+            "reading",
+        ]
+    ]
+
+
+def binding_table(supply: pd.DataFrame, plants: pd.DataFrame, soft: pd.DataFrame) -> pd.DataFrame:
+    """Constraints at their bound with a non-zero dual, ranked by |dual x right-hand side|."""
+    rows = []
+    at_limit = supply[
+        (supply["licensed_capacity"] - supply["buy"] <= BINDING_TOLERANCE * (1 + supply["buy"]))
+        & (supply["value_per_t"].abs() > BINDING_TOLERANCE)
+    ]
+    for record in at_limit.itertuples():
+        licensed = "licensed " if record.approval < 1 else ""
+        rows.append(
+            {
+                "constraint": "supply_limit",
+                "item": f"{record.source} / {record.material}",
+                "period": record.period,
+                "rhs": record.licensed_capacity,
+                "dual": record.value_per_t,
+                "reading": f"{record.material} {licensed}supply from {record.source} is exhausted "
+                f"in {record.period} ({record.licensed_capacity:,.1f} t); one more tonne is "
+                f"worth USD {record.value_per_t:,.0f}",
+            }
+        )
+    plants_at_limit = plants[
+        (plants["licensed_capacity"] - plants["make"] <= BINDING_TOLERANCE * (1 + plants["make"]))
+        & (plants["value_per_t"].abs() > BINDING_TOLERANCE)
+    ]
+    for record in plants_at_limit.itertuples():
+        rows.append(
+            {
+                "constraint": "plant_limit",
+                "item": record.plant,
+                "period": record.period,
+                "rhs": record.licensed_capacity,
+                "dual": record.value_per_t,
+                "reading": f"plant {record.plant} runs at capacity in {record.period} "
+                f"({record.licensed_capacity:,.1f} t of {record.output}); one more tonne of "
+                f"capacity is worth USD {record.value_per_t:,.0f}",
+            }
+        )
+    for record in soft[soft["gap_share"] > BINDING_TOLERANCE].itertuples():
+        rows.append(
+            {
+                "constraint": record.constraint,
+                "item": record.item,
+                "period": record.period,
+                "rhs": record.target,
+                "dual": np.nan,
+                "reading": f"{record.constraint} of {record.item} missed in {record.period} "
+                f"by {record.shortfall:,.1f}",
+            }
+        )
+    binding = pd.DataFrame(rows, columns=["constraint", "item", "period", "rhs", "dual", "reading"])
+    binding["value_at_stake"] = (binding["dual"] * binding["rhs"]).abs()
+    return binding.sort_values("value_at_stake", ascending=False, na_position="last").reset_index(
+        drop=True
+    )
+
+
+def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
+    """All result tables and headline KPIs of one solve."""
+    products = product_table(solution)
+    supply = supply_table(solution, data)
+    plants = plant_table(solution)
+    soft = solution.soft.copy()
+    total_units = products["units"].sum()
+    kpis = {
+        "objective_value": solution.objective_value,
+        "penalty": solution.violation,
+        "demand_value": float(products["demand_value"].sum()),
+        "lost_value": float(products["lost_value"].sum()),
+        "service_level": float(products["built"].sum() / total_units) if total_units else 1.0,
+        "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
+        "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
+    }
+    return Exposure(
+        products=products,
+        sectors=sector_table(products),
+        supply=supply,
+        plants=plants,
+        materials=material_table(solution, data),
+        binding=binding_table(supply, plants, soft),
+        soft=soft,
+        kpis=kpis,
+    )

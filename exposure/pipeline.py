@@ -1,0 +1,143 @@
+"""The one path every front door uses: read, check, build, solve, analyse, write."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from exposure import __version__
+from exposure.analytics import Exposure, compute_exposure
+from exposure.errors import NotOptimalError, UsageError
+from exposure.issues import Issue
+from exposure.results import write_results
+from exposure.tables import to_model_data
+from exposure.workbook.validate import load_valid_workbook
+from models.allocation import AllocationModel, ObjectiveMode, Solution, build_model
+from models.data import AllocationData
+
+REFERENCE_WORKBOOK = Path(__file__).resolve().parent.parent / "inputs" / "reference.xlsx"
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced."""
+
+    input_path: Path
+    output_path: Path | None
+    data: AllocationData
+    model: AllocationModel
+    solution: Solution
+    exposure: Exposure
+    run_info: dict[str, object]
+    issues: list[Issue] = field(default_factory=list)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_output(input_path: Path) -> Path:
+    """`<input stem>-results.xlsx` in the current folder."""
+    return Path.cwd() / f"{input_path.stem}-results.xlsx"
+
+
+def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
+    """Refuse to write over the input, or over an existing file without `overwrite`."""
+    if output_path.exists() and output_path.resolve() == input_path.resolve():
+        raise UsageError(f"refusing to write results over the input {input_path.name}; use -o")
+    if output_path.suffix.lower() != ".xlsx":
+        raise UsageError(f"the results file must end in .xlsx, not {output_path.name}")
+    if output_path.exists() and not overwrite:
+        raise UsageError(f"{output_path} already exists; pass --overwrite or choose -o")
+
+
+def versions() -> dict[str, str]:
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {
+        "tool_version": __version__,
+        "python_version": platform.python_version(),
+        "pyomo_version": version("pyomo"),
+        "highs_version": version("highspy"),
+        "pandas_version": version("pandas"),
+        "openpyxl_version": version("openpyxl"),
+    }
+
+
+def run_workbook(
+    input_path: str | Path | None = None,
+    output_path: str | Path | None = None,
+    *,
+    objective: ObjectiveMode = "priority",
+    time_limit: float | None = None,
+    overwrite: bool = False,
+) -> RunResult:
+    """Solve one workbook and write its results workbook.
+
+    Raises InputError (exit 2), UsageError (2), NotOptimalError (3) or OutputError.
+    With `output_path` None nothing is written.
+    """
+    input_path = Path(input_path) if input_path is not None else REFERENCE_WORKBOOK
+    output = Path(output_path) if output_path is not None else None
+    if output is not None:
+        check_output_path(input_path, output, overwrite)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    book = load_valid_workbook(input_path)
+    read_seconds = time.perf_counter() - clock
+    data = to_model_data(book)
+    model = build_model(data, objective)
+    solution = model.solve(time_limit=time_limit)
+    run_info: dict[str, object] = {
+        "status": solution.status.value,
+        "objective_value": solution.objective_value,
+        "penalty": solution.violation,
+        "lost_value": float("nan"),
+        "objective_mode": objective,
+        "input_file": str(input_path.name),
+        "input_sha256": sha256_of(input_path),
+        "scenario": "base",
+        "seed": "",
+        **versions(),
+        "read_seconds": round(read_seconds, 4),
+        "build_seconds": round(model.build_seconds, 4),
+        "handoff_seconds": round(model.handoff_seconds, 4),
+        "solve_seconds": round(solution.solve_seconds, 4),
+        "simplex_iterations": solution.iterations,
+        "variables": model.highs.getNumCol(),
+        "constraints": model.highs.getNumRow(),
+        "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if not solution.status.ok:
+        raise NotOptimalError(
+            f"the solver did not reach an optimum: {solution.message}; no results written"
+        )
+    exposure = compute_exposure(solution, data)
+    run_info["lost_value"] = exposure.kpis["lost_value"]
+    if output is not None:
+        write_results(
+            output, exposure, run_info, book.log.issues, created=started.replace(tzinfo=None)
+        )
+    return RunResult(
+        input_path=input_path,
+        output_path=output,
+        data=data,
+        model=model,
+        solution=solution,
+        exposure=exposure,
+        run_info=run_info,
+        issues=book.log.issues,
+    )

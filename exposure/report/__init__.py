@@ -1,0 +1,1 @@
+"""Writing results workbooks: tables, number formats, charts, atomic save."""
