@@ -191,15 +191,15 @@ def _read_sheet(
     merged_key_cells = _merged_cells(ws, spec, column_index, log)
 
     records = []
-    blank_rows: list[int] = []
+    last_record_row = 1  # the header
     used_columns = set(column_index.values())
     for row in sorted(r for r in cells_by_row if r > 1):
         cells = cells_by_row[row]
         if all(_is_blank(cells.get(c)) for c in used_columns):
-            blank_rows.append(row)
             continue
-        if blank_rows:
-            first, last = blank_rows[0], blank_rows[-1]
+        # A row Excel saved empty has no cells at all, so look for gaps, not blank cells.
+        if row > last_record_row + 1:
+            first, last = last_record_row + 1, row - 1
             span = f"row {first}" if first == last else f"rows {first}-{last}"
             log.add_warning(
                 "blank-row",
@@ -208,7 +208,7 @@ def _read_sheet(
                 row=first,
                 hint="delete empty rows so that the table is contiguous",
             )
-            blank_rows = []
+        last_record_row = row
         record: dict[str, Any] = {ROW: row}
         for column in spec.columns:
             col = column_index.get(column.name)

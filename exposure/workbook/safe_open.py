@@ -128,7 +128,12 @@ def open_workbook(path: Path, *, data_only: bool = True, read_only: bool = False
         )
     except Exception as exc:  # openpyxl raises many types for bad files
         name = type(exc).__name__
-        if "Forbidden" in name:  # defusedxml.EntitiesForbidden, DTDForbidden, ...
+        # openpyxl wraps parse errors in a ValueError; look for defusedxml's along the chain.
+        cause: BaseException | None = exc
+        while cause is not None and "Forbidden" not in type(cause).__name__:
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:  # defusedxml.EntitiesForbidden, DTDForbidden, ...
+            name = type(cause).__name__
             raise _refuse(
                 "xml-forbidden",
                 f"{path.name} contains XML constructs refused for safety ({name})",
