@@ -123,9 +123,11 @@ def open_workbook(path: Path, *, data_only: bool = True, read_only: bool = False
         raise RuntimeError("defusedxml is not installed; refusing to parse untrusted XML")
     check_container(path)
     try:
-        return openpyxl.load_workbook(
-            path, data_only=data_only, read_only=read_only, keep_links=False
-        )
+        if read_only:  # sheets are read lazily from the archive, which must stay open
+            return openpyxl.load_workbook(path, data_only=data_only, read_only=True, keep_links=False)
+        # Our own handle: openpyxl leaves the file open when parsing fails.
+        with path.open("rb") as stream:
+            return openpyxl.load_workbook(stream, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for bad files
         name = type(exc).__name__
         # openpyxl wraps parse errors in a ValueError; look for defusedxml's along the chain.
