@@ -6,11 +6,14 @@ what one more tonne would save.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from exposure.origins import origin_table
+from exposure.why_short import why_short_table
 from models.allocation import Solution
 from models.data import AllocationData
 
@@ -29,6 +32,11 @@ class Exposure:
     binding: pd.DataFrame
     soft: pd.DataFrame
     kpis: dict[str, float]
+    origins: pd.DataFrame | None = None
+    why_short: pd.DataFrame | None = None
+    licences: pd.DataFrame | None = None
+    dependency_by_sector: pd.DataFrame | None = None
+    dependency_by_product: pd.DataFrame | None = None
 
 
 def _share(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -163,7 +171,7 @@ def binding_table(supply: pd.DataFrame, plants: pd.DataFrame, soft: pd.DataFrame
         rows.append(
             {
                 "constraint": "supply_limit",
-                "item": f"{record.source} / {record.material}",
+                "item": f"{record.material} supply from {record.source}",
                 "period": record.period,
                 "rhs": record.licensed_capacity,
                 "dual": record.value_per_t,
@@ -208,8 +216,41 @@ def binding_table(supply: pd.DataFrame, plants: pd.DataFrame, soft: pd.DataFrame
     )
 
 
+def binding_summary(binding: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """One row per binding constraint and item, naming the periods it binds in, in words."""
+    rows = []
+    for (constraint, item), group in binding.groupby(["constraint", "item"], sort=False):
+        bound = [p for p in periods if p in set(group["period"])]
+        when = "in every period" if len(bound) == len(periods) else "in " + ", ".join(bound)
+        stake = float(group["value_at_stake"].sum(min_count=1))
+        if constraint == "supply_limit":
+            reading = f"{item} is exhausted {when}"
+        elif constraint == "plant_limit":
+            reading = f"plant {item} runs at capacity {when}"
+        else:
+            reading = f"{constraint} of {item} is missed {when}"
+        if not math.isnan(stake) and stake > 0:
+            reading += f"; USD {stake:,.0f} of dual x limit at stake"
+        rows.append(
+            {
+                "constraint": constraint,
+                "item": item,
+                "periods": ", ".join(bound),
+                "max_dual": float(group["dual"].abs().max()),
+                "value_at_stake": stake,
+                "reading": reading,
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["constraint", "item", "periods", "max_dual", "value_at_stake", "reading"]
+    )
+    return frame.sort_values("value_at_stake", ascending=False, na_position="last").reset_index(
+        drop=True
+    )
+
+
 def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
-    """All result tables and headline KPIs of one solve."""
+    """All result tables and headline KPIs of one solve (no re-solves: see `sensitivity`)."""
     products = product_table(solution)
     supply = supply_table(solution, data)
     plants = plant_table(solution)
@@ -224,13 +265,16 @@ def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
         "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }
+    materials = material_table(solution, data)
     return Exposure(
         products=products,
         sectors=sector_table(products),
         supply=supply,
         plants=plants,
-        materials=material_table(solution, data),
-        binding=binding_table(supply, plants, soft),
+        materials=materials,
+        binding=binding_summary(binding_table(supply, plants, soft), list(data.periods)),
         soft=soft,
         kpis=kpis,
+        origins=origin_table(solution, data),
+        why_short=why_short_table(solution, data, products, materials),
     )

@@ -6,10 +6,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+from openpyxl.workbook.workbook import Workbook
 
 from exposure.analytics import Exposure
 from exposure.issues import Issue
+from exposure.report.charts import bar_chart
 from exposure.report.excel import SheetData, write_workbook
+
+SUMMARY_HEADER_ROW = 3  # the Summary table starts below a title line
 
 
 def warnings_table(exposure: Exposure, issues: list[Issue]) -> pd.DataFrame:
@@ -46,31 +50,121 @@ def summary_table(exposure: Exposure, run: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kpi", "value", "meaning"])
 
 
+def _dependency_columns(
+    frame: pd.DataFrame, dependency: pd.DataFrame | None, keys: list[str]
+) -> pd.DataFrame:
+    """Add one `licence_dependency_<regime>` column per regime."""
+    if dependency is None or dependency.empty:
+        return frame
+    wide = dependency.pivot_table(
+        index=keys, columns="regime", values="licence_dependency", aggfunc="first"
+    )
+    wide.columns = [f"licence_dependency_{regime}" for regime in wide.columns]
+    return frame.merge(wide.reset_index(), on=keys, how="left")
+
+
+def sector_totals(exposure: Exposure) -> pd.DataFrame:
+    totals = exposure.sectors.groupby("sector", as_index=False, sort=False)[
+        ["units", "built", "lost_units", "demand_value", "lost_value"]
+    ].sum()
+    totals["service_level"] = (totals["built"] / totals["units"]).where(totals["units"] > 0, 1.0)
+    totals = totals.sort_values("lost_value", ascending=False).reset_index(drop=True)
+    return _dependency_columns(totals, exposure.dependency_by_sector, ["sector"])
+
+
+def supply_by_country(exposure: Exposure) -> pd.DataFrame:
+    """Tonnes bought by origin country (rows) and material (columns)."""
+    bought = exposure.supply.pivot_table(
+        index="country", columns="material", values="buy", aggfunc="sum", fill_value=0.0
+    )
+    bought.columns = [str(c) for c in bought.columns]
+    return bought.reset_index().rename(columns={"country": "country"})
+
+
+def add_summary_charts(book: Workbook) -> None:
+    """Service level and lost value by sector, supply by origin country, on the Summary."""
+    summary = book["Summary"]
+    totals = book["Sector totals"]
+    header = 1
+    last = totals.max_row
+    columns = {cell.value: cell.column for cell in totals[header]}
+    if last > header:
+        bar_chart(
+            summary,
+            "E3",
+            totals,
+            columns["sector"],
+            [columns["service_level"]],
+            header,
+            last,
+            "Service level by sector",
+            "share of units built",
+            number_format="0%",
+        )
+        bar_chart(
+            summary,
+            "E20",
+            totals,
+            columns["sector"],
+            [columns["lost_value"]],
+            header,
+            last,
+            "Lost value by sector",
+            "USD",
+            number_format="#,##0",
+        )
+    by_country = book["Supply by country"]
+    if by_country.max_row > 1 and by_country.max_column > 1:
+        bar_chart(
+            summary,
+            "E37",
+            by_country,
+            1,
+            list(range(2, by_country.max_column + 1)),
+            1,
+            by_country.max_row,
+            "Supply by origin country",
+            "t",
+            stacked=True,
+            number_format="#,##0",
+        )
+
+
 def result_sheets(
     exposure: Exposure, run: dict[str, object], issues: list[Issue]
 ) -> list[SheetData]:
     """The sheets of a results workbook, in reading order."""
-    sector_totals = exposure.sectors.groupby("sector", as_index=False, sort=False)[
-        ["units", "built", "lost_units", "demand_value", "lost_value"]
-    ].sum()
-    sector_totals["service_level"] = (sector_totals["built"] / sector_totals["units"]).fillna(1.0)
-    sector_totals = sector_totals.sort_values("lost_value", ascending=False)
     run_frame = pd.DataFrame(
         [(k, v if isinstance(v, int | float) else str(v)) for k, v in run.items()],
         columns=["field", "value"],
     )
-    return [
+    sectors = _dependency_columns(exposure.sectors, exposure.dependency_by_sector, ["sector"])
+    products = _dependency_columns(
+        exposure.products, exposure.dependency_by_product, ["sector", "product"]
+    )
+    sheets = [
         SheetData("Summary", summary_table(exposure, run), title="Exposure summary"),
-        SheetData("Sectors", exposure.sectors),
-        SheetData("Sector totals", sector_totals),
-        SheetData("Products", exposure.products),
+        SheetData("Sector totals", sector_totals(exposure)),
+        SheetData("Sectors", sectors),
+        SheetData("Products", products),
+        SheetData(
+            "Why short", exposure.why_short if exposure.why_short is not None else pd.DataFrame()
+        ),
         SheetData("Supply", exposure.supply),
+        SheetData("Supply by country", supply_by_country(exposure)),
         SheetData("Plants", exposure.plants),
         SheetData("Materials", exposure.materials),
+    ]
+    if exposure.licences is not None:
+        sheets.append(SheetData("Licences", exposure.licences))
+    if exposure.origins is not None:
+        sheets.append(SheetData("Origins", exposure.origins))
+    sheets += [
         SheetData("Binding", exposure.binding),
         SheetData("Warnings", warnings_table(exposure, issues)),
         SheetData("Run", run_frame, formats={"value": "General"}),
     ]
+    return sheets
 
 
 def write_results(
@@ -80,4 +174,6 @@ def write_results(
     issues: list[Issue],
     created: datetime | None = None,
 ) -> None:
-    write_workbook(path, result_sheets(exposure, run, issues), created=created)
+    write_workbook(
+        path, result_sheets(exposure, run, issues), created=created, finish=add_summary_charts
+    )

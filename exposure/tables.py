@@ -9,6 +9,7 @@ came from (`*_row` columns) so that results can point back at input cells.
 from __future__ import annotations
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from exposure.workbook.checks import DEFAULT_PERIOD
 from exposure.workbook.reader import ROW, RawWorkbook
@@ -78,6 +79,15 @@ def _with_approval(
     return merged.drop(columns=["approval_rate"])
 
 
+def cell_refs(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> list[str | None]:
+    """`Sheet!C7` for each worksheet row in `rows` (None where there is no row)."""
+    if sheet not in book.tables or column not in book.tables[sheet].column_index:
+        return [None] * len(rows)
+    table = book.tables[sheet]
+    letter = get_column_letter(table.column_index[column])
+    return [None if pd.isna(r) else f"{table.title}!{letter}{int(r)}" for r in rows]
+
+
 def to_model_data(book: RawWorkbook) -> AllocationData:
     """The AllocationData of a workbook that passed validation."""
     periods = periods_of(book)
@@ -89,10 +99,14 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
     supply = expand_periods(book.frame("Supply"), ["source", "material"], periods)
     supply = supply.rename(columns={ROW: "supply_row"}).merge(sources, on="source", how="left")
     supply = _with_approval(supply, "material", licences)
+    supply["capacity_cell"] = cell_refs(book, "Supply", "capacity", supply["supply_row"])
+    supply["approval_cell"] = cell_refs(book, "Licences", "approval_rate", supply["licence_row"])
 
     plants = book.frame("Plants").rename(columns={ROW: "plant_row"})
     plants = plants.merge(pd.DataFrame({"period": periods}), how="cross")
     plants = _with_approval(plants, "output", licences)
+    plants["capacity_cell"] = cell_refs(book, "Plants", "capacity", plants["plant_row"])
+    plants["approval_cell"] = cell_refs(book, "Licences", "approval_rate", plants["licence_row"])
 
     recipes = book.frame("Recipes").rename(columns={ROW: "recipe_row"})
 

@@ -130,11 +130,18 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
         sheet.decorate(ws, first, len(frame))
 
 
-def build_workbook(sheets: Iterable[SheetData], created: datetime | None = None) -> Workbook:
+def build_workbook(
+    sheets: Iterable[SheetData],
+    created: datetime | None = None,
+    finish: Callable[[Workbook], None] | None = None,
+) -> Workbook:
+    """A workbook of one table per sheet; `finish` adds what spans sheets (charts)."""
     book = Workbook()
     book.remove(book.active)
     for sheet in sheets:
         write_sheet(book.create_sheet(sheet.name[:31]), sheet)
+    if finish is not None:
+        finish(book)
     if created is not None:
         book.properties.created = created
         book.properties.modified = created
@@ -172,7 +179,10 @@ def save_atomically(book: Workbook, path: Path) -> None:
 
 
 def write_workbook(
-    path: Path, sheets: Iterable[SheetData], created: datetime | None = None
+    path: Path,
+    sheets: Iterable[SheetData],
+    created: datetime | None = None,
+    finish: Callable[[Workbook], None] | None = None,
 ) -> None:
     """Build and atomically save a workbook of tables."""
-    save_atomically(build_workbook(sheets, created), path)
+    save_atomically(build_workbook(sheets, created, finish), path)

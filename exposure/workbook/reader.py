@@ -206,6 +206,7 @@ def _read_sheet(
                 f"blank {span} inside the table; skipped",
                 sheet=ws.title,
                 row=first,
+                column=1,
                 hint="delete empty rows so that the table is contiguous",
             )
         last_record_row = row
@@ -284,6 +285,7 @@ def _read_header(
             hint=hint,
         )
     ok = True
+    next_free = max([*header_cells, 0]) + 1  # where a missing header can be added
     for column in missing:
         if not column.required:
             continue
@@ -310,6 +312,7 @@ def _read_header(
                 f"required column '{column.name}' is missing",
                 sheet=ws.title,
                 row=1,
+                column=next_free,
                 hint=f"add a header '{column.name}' in row 1",
             )
     return column_index if ok else None
@@ -499,7 +502,11 @@ def _parse_number(value: Any, column: Column, log: IssueLog, where: dict[str, An
         )
         return None
     if column.kind == "rate" and not 0 <= number <= 1:
-        hint = "write 25% or 0.25, not 25" if 1 < number <= 100 else "a rate is between 0 and 1"
+        hint = (
+            f"write {number:g}% or {number / 100:g}, not {number:g}"
+            if 1 < number <= 100
+            else "a rate is between 0 and 1"
+        )
         log.add_error(
             "rate-out-of-range",
             f"{column.name} {number:g} is outside [0, 1]",

@@ -124,7 +124,9 @@ def open_workbook(path: Path, *, data_only: bool = True, read_only: bool = False
     check_container(path)
     try:
         if read_only:  # sheets are read lazily from the archive, which must stay open
-            return openpyxl.load_workbook(path, data_only=data_only, read_only=True, keep_links=False)
+            return openpyxl.load_workbook(
+                path, data_only=data_only, read_only=True, keep_links=False
+            )
         # Our own handle: openpyxl leaves the file open when parsing fails.
         with path.open("rb") as stream:
             return openpyxl.load_workbook(stream, data_only=data_only, keep_links=False)
