@@ -11,7 +11,8 @@ import logging
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import click
 
 from exposure.errors import EXIT_BUG, EXIT_INVALID_INPUT, ExposureError, InputError
 from exposure.issues import Issue
+from exposure.summary import usd
 
 LOG = logging.getLogger("exposure")
 CRASH_LOG = Path(tempfile.gettempdir()) / "exposure-crash.log"
@@ -193,3 +195,267 @@ def run(
         source, output, objective=objective, time_limit=time_limit, overwrite=overwrite
     )
     click.echo(terminal_summary(result))
+
+
+# ------------------------------------------------------------------ what-if commands
+def objective_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--objective",
+        type=click.Choice(["priority", "fair"]),
+        default="priority",
+        show_default=True,
+        help="priority: minimise lost value then costs; fair: share shortfalls pro rata first.",
+    )(command)
+
+
+def whatif_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by whatif, sweep and stress."""
+    for option in reversed(
+        [
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Output workbook (default: <input>-<command>.xlsx here).",
+            ),
+            click.option("--overwrite", is_flag=True, help="Replace the output if it exists."),
+            click.option(
+                "--time-limit",
+                type=click.FloatRange(min=0),
+                help="Solver time limit per scenario, seconds.",
+            ),
+            click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+        ]
+    ):
+        command = option(command)
+    return objective_option(command)
+
+
+@contextmanager
+def progress_bar(total: int, quiet: bool, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent in a pipe or with --quiet."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _prepare(workbook: Path, output: Path | None, suffix: str, overwrite: bool):
+    from exposure.pipeline import check_output_path, default_output
+    from exposure.workbook.validate import load_valid_workbook
+
+    output = output or default_output(workbook).with_name(f"{workbook.stem}-{suffix}.xlsx")
+    check_output_path(workbook, output, overwrite)
+    return load_valid_workbook(workbook), output
+
+
+def _run_info(workbook: Path, objective: str, **extra: object) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    from exposure.pipeline import sha256_of, versions
+
+    return {
+        "input_file": workbook.name,
+        "input_sha256": sha256_of(workbook),
+        "objective_mode": objective,
+        **extra,
+        **versions(),
+        "timestamp_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _finish(output: Path, interrupted: bool) -> None:
+    if interrupted:
+        click.echo(f"interrupted: partial results (marked partial) written to {output}", err=True)
+        sys.exit(130)
+    click.echo(f"results: {output}")
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scenario", "names", multiple=True, help="Run only this scenario (repeatable).")
+@click.option("--full", is_flag=True, help="Also write the full results of each scenario.")
+@whatif_options
+@verbose_option
+@handle_errors
+def whatif(
+    workbook: Path,
+    names: tuple[str, ...],
+    full: bool,
+    output: Path | None,
+    overwrite: bool,
+    time_limit: float | None,
+    quiet: bool,
+    objective: str,
+) -> None:
+    """Solve the base and every scenario of the Scenarios sheet, side by side.
+
+    Example: exposure whatif inputs/reference.xlsx -o whatif.xlsx
+    """
+    import time
+
+    from exposure.scenario_results import write_whatif
+    from exposure.scenarios import run_whatif, scenario_edits
+
+    book, output = _prepare(workbook, output, "whatif", overwrite)
+    count = len(names) if names else len(scenario_edits(book))
+    started = time.perf_counter()
+    with progress_bar(count, quiet, "scenarios") as advance:
+        result = run_whatif(book, objective, list(names) or None, advance, time_limit)
+    run = _run_info(
+        workbook,
+        objective,
+        scenarios=len(result.scenarios),
+        model_rebuilds=result.rebuilds,
+        seconds=round(time.perf_counter() - started, 3),
+        partial=result.interrupted,
+    )
+    write_whatif(output, result, run)
+    if full:
+        from exposure.pipeline import run_data
+
+        for name in result.scenarios:
+            target = output.with_name(f"{output.stem}-{name}.xlsx")
+            run_data(
+                result.data[name],
+                workbook,
+                target,
+                objective=objective,
+                scenario=name,
+                overwrite=overwrite,
+                time_limit=time_limit,
+            )
+            click.echo(f"full results of {name}: {target}")
+    comparison = result.comparison.set_index("kpi")
+    for name in ["base", *result.scenarios]:
+        click.echo(
+            f"{name}: lost value {usd(comparison.at['lost_value', name])}, "
+            f"service level {comparison.at['service_level', name]:.1%}"
+        )
+    _finish(output, result.interrupted)
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--vary",
+    required=True,
+    help="Sheet:column:match, e.g. 'Licences:approval_rate:regime=CN;material=DY'.",
+)
+@click.option("--from", "start", type=float, required=True, help="First value.")
+@click.option("--to", "stop", type=float, required=True, help="Last value.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=2),
+    default=11,
+    show_default=True,
+    help="Number of values from --from to --to.",
+)
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes (default: 2 for long runs).")
+@whatif_options
+@verbose_option
+@handle_errors
+def sweep(
+    workbook: Path,
+    vary: str,
+    start: float,
+    stop: float,
+    steps: int,
+    jobs: int | None,
+    output: Path | None,
+    overwrite: bool,
+    time_limit: float | None,
+    quiet: bool,
+    objective: str,
+) -> None:
+    """Vary one input over a range and chart lost value per sector.
+
+    Example: exposure sweep inputs/reference.xlsx --vary "Licences:approval_rate:regime=CN-MOFCOM;material=DY_OX" --from 0 --to 1 --steps 21
+    """  # noqa: E501
+    import time
+
+    import numpy as np
+
+    from exposure.scenario_results import write_sweep
+    from exposure.scenarios import Vary, run_sweep
+
+    spec = Vary.parse(vary)
+    book, output = _prepare(workbook, output, "sweep", overwrite)
+    values = [float(v) for v in np.linspace(start, stop, steps)]
+    started = time.perf_counter()
+    with progress_bar(len(values), quiet, "sweep") as advance:
+        result = run_sweep(book, workbook, spec, values, objective, jobs, advance, time_limit)
+    run = _run_info(
+        workbook,
+        objective,
+        vary=vary,
+        steps=len(result.totals),
+        seconds=round(time.perf_counter() - started, 3),
+        partial=result.interrupted,
+    )
+    write_sweep(output, result, f"{spec.sheet} {spec.column}", run)
+    for record in result.totals.itertuples():
+        click.echo(
+            f"{record.value:8.3f}: lost value {usd(record.lost_value)}, "
+            f"service level {record.service_level:.1%}"
+        )
+    _finish(output, result.interrupted)
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Number of Monte Carlo draws.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Processes (default: 2 for long runs).")
+@whatif_options
+@verbose_option
+@handle_errors
+def stress(
+    workbook: Path,
+    draws: int,
+    seed: int,
+    jobs: int | None,
+    output: Path | None,
+    overwrite: bool,
+    time_limit: float | None,
+    quiet: bool,
+    objective: str,
+) -> None:
+    """Monte Carlo over approval rates: the distribution of lost value per sector.
+
+    Rates are drawn triangular (approval_low, approval_rate, approval_high),
+    one draw per regime and period shared by its materials. Same seed, same numbers.
+
+    Example: exposure stress inputs/reference.xlsx --draws 1000 --seed 7
+    """
+    import time
+
+    from exposure.scenario_results import write_stress
+    from exposure.scenarios import run_stress
+
+    book, output = _prepare(workbook, output, "stress", overwrite)
+    started = time.perf_counter()
+    with progress_bar(draws, quiet, "draws") as advance:
+        result = run_stress(book, workbook, draws, seed, objective, jobs, advance, time_limit)
+    run = _run_info(
+        workbook,
+        objective,
+        seed=seed,
+        draws=result.completed,
+        seconds=round(time.perf_counter() - started, 3),
+        partial=result.interrupted,
+    )
+    write_stress(output, result, run)
+    for record in result.sectors.sort_values("shortfall_at_risk", ascending=False).itertuples():
+        click.echo(
+            f"{record.sector}: shortfall at risk (P95) {usd(record.shortfall_at_risk)}, "
+            f"P(below min service) {record.probability_below_min_service:.0%}"
+        )
+    _finish(output, result.interrupted)

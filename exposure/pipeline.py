@@ -104,11 +104,40 @@ def run_workbook(
     output = Path(output_path) if output_path is not None else None
     if output is not None:
         check_output_path(input_path, output, overwrite)
-    started = datetime.now(UTC)
     clock = time.perf_counter()
     book = load_valid_workbook(input_path)
     read_seconds = time.perf_counter() - clock
-    data = to_model_data(book)
+    return run_data(
+        to_model_data(book),
+        input_path,
+        output,
+        objective=objective,
+        time_limit=time_limit,
+        overwrite=overwrite,
+        sensitivities=sensitivities,
+        issues=book.log.issues,
+        read_seconds=read_seconds,
+    )
+
+
+def run_data(
+    data: AllocationData,
+    input_path: Path,
+    output: Path | None,
+    *,
+    objective: ObjectiveMode = "priority",
+    time_limit: float | None = None,
+    overwrite: bool = False,
+    sensitivities: bool = True,
+    scenario: str = "base",
+    issues: list[Issue] | None = None,
+    read_seconds: float = 0.0,
+) -> RunResult:
+    """Build, solve, analyse and (if `output`) write the results of checked model data."""
+    issues = issues or []
+    if output is not None:
+        check_output_path(input_path, output, overwrite)
+    started = datetime.now(UTC)
     model = build_model(data, objective)
     solution = model.solve(time_limit=time_limit)
     run_info: dict[str, object] = {
@@ -119,7 +148,7 @@ def run_workbook(
         "objective_mode": objective,
         "input_file": str(input_path.name),
         "input_sha256": sha256_of(input_path),
-        "scenario": "base",
+        "scenario": scenario,
         "seed": "",
         **versions(),
         "read_seconds": round(read_seconds, 4),
@@ -142,9 +171,8 @@ def run_workbook(
         run_info["sensitivity_seconds"] = round(time.perf_counter() - clock, 4)
     run_info["lost_value"] = exposure.kpis["lost_value"]
     if output is not None:
-        write_results(
-            output, exposure, run_info, book.log.issues, created=started.replace(tzinfo=None)
-        )
+        created = started.replace(tzinfo=None)
+        write_results(output, exposure, run_info, issues, created=created)
     return RunResult(
         input_path=input_path,
         output_path=output,
@@ -153,5 +181,5 @@ def run_workbook(
         solution=solution,
         exposure=exposure,
         run_info=run_info,
-        issues=book.log.issues,
+        issues=issues,
     )

@@ -325,6 +325,18 @@ class Solution:
 
 
 @dataclass
+class QuickSolution:
+    """What a scenario needs from a solve: status, objective [USD], built units per product row."""
+
+    status: SolveStatus
+    objective_value: float
+    violation: float
+    max_shortfall_share: float | None
+    built: np.ndarray
+    solve_seconds: float
+
+
+@dataclass
 class AllocationModel:
     """A built allocation LP held in a HiGHS object, ready to solve and re-solve."""
 
@@ -341,10 +353,36 @@ class AllocationModel:
     build_seconds: float
     handoff_seconds: float
     entries: dict[str, np.ndarray] = field(default_factory=dict)
+    _objective_in_highs: str | None = "total_cost"
 
     # ----------------------------------------------------------------- solve
     def solve(self, time_limit: float | None = None) -> Solution:
-        """Solve all phases from the current basis; options are reset every call."""
+        """Solve all phases from the current basis and read the full solution back.
+
+        Options are reset on every call, so a time limit never leaks into the next solve.
+        """
+        status, violation, mu, seconds, iterations = self._run_phases(time_limit)
+        return self._read_solution(status, violation, mu, seconds, iterations)
+
+    def solve_quick(self, time_limit: float | None = None) -> QuickSolution:
+        """Solve like `solve`, reading back only what scenario KPIs need (no tables)."""
+        status, violation, mu, seconds, _ = self._run_phases(time_limit)
+        if not status.ok:
+            nan = np.full(len(self.columns["built"]), np.nan)
+            return QuickSolution(status, math.nan, violation, mu, nan, seconds)
+        col_value = np.asarray(self.highs.getSolution().col_value)
+        built = np.minimum(
+            np.maximum(col_value[self.columns["built"]], 0.0), self.numbers.demand_limit
+        )
+        objective = float(
+            np.dot(self.costs["total_cost"], col_value) * self.scale
+            + self.numbers.lost_value_if_nothing_built
+        )
+        return QuickSolution(status, objective, violation, mu, built, seconds)
+
+    def _run_phases(
+        self, time_limit: float | None
+    ) -> tuple[SolveStatus, float, float | None, float, int]:
         started = time.perf_counter()
         highs = self.highs
         highs.setOptionValue("time_limit", INF if time_limit is None else float(time_limit))
@@ -382,14 +420,32 @@ class AllocationModel:
                 mu = max(value, 0.0)
                 cap = mu * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
                 highs.changeColBounds(int(self.columns["mu"][0]), 0.0, min(cap, 1.0))
-        seconds = time.perf_counter() - started
-        return self._read_solution(status, violation, mu, seconds, iterations)
+        return status, violation, mu, time.perf_counter() - started, iterations
 
     def _set_objective(self, name: str) -> None:
+        if self._objective_in_highs == name:
+            return  # HiGHS already holds these costs: a single-phase re-solve changes nothing
         n_cols = self.highs.getNumCol()
         self.highs.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), self.costs[name])
         offset = self.numbers.lost_value_if_nothing_built / self.scale
         self.highs.changeObjectiveOffset(offset if name == "total_cost" else 0.0)
+        self._objective_in_highs = name
+
+    def set_licensed_capacity(
+        self, supply_limit: np.ndarray | None = None, plant_limit: np.ndarray | None = None
+    ) -> None:
+        """Change only the licensed capacities [t] (capacity x approval): the what-if fast path.
+
+        `data` keeps the tables of the last `update`; `numbers` follows this call.
+        """
+        if supply_limit is not None:
+            supply_limit = np.asarray(supply_limit, dtype=float)
+            self._change_rows("supply_limit", self.numbers.supply_limit, supply_limit)
+            self.numbers.supply_limit = supply_limit
+        if plant_limit is not None:
+            plant_limit = np.asarray(plant_limit, dtype=float)
+            self._change_rows("plant_limit", self.numbers.plant_limit, plant_limit)
+            self.numbers.plant_limit = plant_limit
 
     def _read_solution(
         self,
@@ -501,7 +557,12 @@ class AllocationModel:
                 highs.changeCoeff(int(rows[k]), int(cols[k]), float(sign * new_coef[k]))
         self.numbers = numbers
         self.data = data
-        self.costs["total_cost"] = self._total_cost_vector()
+        new_costs = self._total_cost_vector()
+        if not np.array_equal(new_costs, self.costs["total_cost"]):
+            self.costs["total_cost"] = new_costs
+            self._objective_in_highs = None
+        elif self.numbers.lost_value_if_nothing_built != old.lost_value_if_nothing_built:
+            self._objective_in_highs = None
 
     def _change_rows(
         self,
@@ -624,6 +685,7 @@ def build_model(
     lp.num_col_ = n_cols
     lp.num_row_ = len(info.rows)
     lp.col_cost_ = costs["total_cost"]
+    lp.offset_ = numbers.lost_value_if_nothing_built / objective_scale(numbers)
     lp.col_lower_ = lower
     lp.col_upper_ = upper
     lp.row_lower_ = row_lower

@@ -1,0 +1,766 @@
+"""What-if analysis on one warm model (design section 7): scenarios, sweeps, stress.
+
+A scenario changes data, not structure: the model is built once, and each
+scenario changes only the bounds, costs and coefficients that differ before a
+warm re-solve (`AllocationModel.update`). Approval-rate sweeps and stress
+draws take a faster path still: they change only licensed capacities
+(`AllocationModel.set_licensed_capacity`), computed with numpy.
+
+Work is split over processes when there is enough of it (Pyomo models and
+HiGHS objects are not shared between threads); each process builds its own
+model once.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exposure.errors import InputError, NotOptimalError
+from exposure.issues import Issue
+from exposure.tables import approval_lookup, periods_of, to_model_data
+from exposure.workbook.checks import match_rows, parse_match
+from exposure.workbook.reader import ROW, RawWorkbook
+from exposure.workbook.schema import SHEETS_BY_NAME
+from exposure.workbook.validate import load_valid_workbook
+from models.allocation import (
+    AllocationModel,
+    ObjectiveMode,
+    QuickSolution,
+    StructureChangedError,
+    build_model,
+)
+from models.data import AllocationData
+
+PARALLEL_MIN_TASKS = 40  # below this, starting a second process costs more than it saves
+CHUNK_SIZE = 10
+
+Progress = Callable[[int], None]
+
+
+# ------------------------------------------------------------------ scenario edits
+@dataclass(frozen=True)
+class Edit:
+    """One row of the Scenarios sheet: change `column` of the rows of `sheet` that match."""
+
+    scenario: str
+    sheet: str
+    column: str
+    conditions: tuple[tuple[str, str], ...]
+    operation: str
+    value: float
+    note: str | None
+    row: int  # row on the Scenarios sheet
+
+    @property
+    def match_text(self) -> str:
+        return "; ".join(f"{c}={v}" for c, v in self.conditions) or "(all rows)"
+
+
+def scenario_edits(book: RawWorkbook) -> dict[str, list[Edit]]:
+    """Scenario id -> its edits in sheet order (the sheet was validated)."""
+    edits: dict[str, list[Edit]] = {}
+    for _, record in book.frame("Scenarios").iterrows():
+        sheet = next(s for s in SHEETS_BY_NAME if s.casefold() == record["sheet"].casefold())
+        edits.setdefault(record["scenario"], []).append(
+            Edit(
+                scenario=record["scenario"],
+                sheet=sheet,
+                column=record["column"].casefold(),
+                conditions=tuple(parse_match(record["match"])),
+                operation=record["operation"],
+                value=float(record["value"]),
+                note=record["note"],
+                row=int(record[ROW]),
+            )
+        )
+    return edits
+
+
+def _edited(old: Any, edit: Edit, default: float | None) -> float:
+    base = default if old is None else float(old)
+    if edit.operation == "set":
+        return edit.value
+    if base is None:
+        base = 0.0
+    return base * edit.value if edit.operation == "scale" else base + edit.value
+
+
+def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, pd.DataFrame]:
+    """A copy of `book` with the edits applied, and the input diff (cell, from, to).
+
+    Raises InputError naming the Scenarios row when an edit matches nothing or
+    would make a value invalid (a negative tonnage, a rate above 1).
+    """
+    changed = copy.copy(book)
+    changed.tables = dict(book.tables)
+    problems: list[Issue] = []
+    diff = []
+    scenarios_title = book.tables["Scenarios"].title if "Scenarios" in book.tables else "Scenarios"
+    for edit in edits:
+        if edit.sheet not in changed.tables:
+            problems.append(_edit_issue(scenarios_title, edit, f"the workbook has no {edit.sheet}"))
+            continue
+        table = copy.copy(changed.tables[edit.sheet])
+        frame = table.frame.copy()
+        mask = match_rows(frame, list(edit.conditions))
+        if not mask.any():
+            problems.append(
+                _edit_issue(
+                    scenarios_title,
+                    edit,
+                    f"scenario '{edit.scenario}': match {edit.match_text} selects no row of "
+                    f"{edit.sheet}",
+                )
+            )
+            continue
+        spec = SHEETS_BY_NAME[edit.sheet].column(edit.column)
+        letter_cell = table.column_index.get(edit.column)
+        for index in frame.index[mask]:
+            old = frame.at[index, edit.column]
+            new = _edited(old, edit, spec.default)
+            bad = _invalid(spec.kind, new)
+            if bad:
+                problems.append(
+                    _edit_issue(
+                        scenarios_title,
+                        edit,
+                        f"scenario '{edit.scenario}' makes {edit.sheet} {edit.column} {new:g} "
+                        f"at row {frame.at[index, ROW]}: {bad}",
+                    )
+                )
+                continue
+            frame.at[index, edit.column] = new
+            row = int(frame.at[index, ROW])
+            key = ", ".join(
+                f"{k}={frame.at[index, k]}"
+                for k in SHEETS_BY_NAME[edit.sheet].key
+                if frame.at[index, k] is not None
+            )
+            cell = table.cell(edit.column, row)
+            place = (
+                f"{table.title}!{_letter(letter_cell)}{row}" if letter_cell else f"{table.title}"
+            )
+            diff.append(
+                {
+                    "scenario": edit.scenario,
+                    "sheet": cell["sheet"],
+                    "cell": place,
+                    "key": key,
+                    "column": edit.column,
+                    "from": old,
+                    "to": new,
+                    "note": edit.note,
+                }
+            )
+        table.frame = frame
+        changed.tables[edit.sheet] = table
+    if problems:
+        raise InputError(problems)
+    columns = ["scenario", "sheet", "cell", "key", "column", "from", "to", "note"]
+    return changed, pd.DataFrame(diff, columns=columns)
+
+
+def _letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(column)
+
+
+def _invalid(kind: str, value: float) -> str | None:
+    if not math.isfinite(value):
+        return "not a finite number"
+    if kind == "rate" and not 0 <= value <= 1:
+        return "a rate must stay within [0, 1]"
+    if kind in ("quantity", "money") and value < 0:
+        return "it must not be negative"
+    if kind == "weight" and value <= 0:
+        return "it must be greater than 0"
+    return None
+
+
+def _edit_issue(title: str, edit: Edit, message: str) -> Issue:
+    return Issue(
+        code="scenario-edit",
+        message=message,
+        sheet=title,
+        row=edit.row,
+        column=None,
+        hint="fix the match or value of this Scenarios row",
+    )
+
+
+# ------------------------------------------------------------------------- KPIs
+@dataclass
+class SectorIndex:
+    """Integer codes of sectors for fast KPIs from a vector of built units."""
+
+    sectors: list[str]
+    codes: np.ndarray
+    units: np.ndarray
+    values: np.ndarray
+    floors: np.ndarray  # min_service * units per product row
+
+    @classmethod
+    def of(cls, data: AllocationData) -> SectorIndex:
+        codes, sectors = pd.factorize(data.demand["sector"], sort=False)
+        return cls(
+            sectors=[str(s) for s in sectors],
+            codes=np.asarray(codes),
+            units=data.demand["units"].to_numpy(float),
+            values=data.demand["value_per_unit"].to_numpy(float),
+            floors=(data.demand["min_service"] * data.demand["units"]).to_numpy(float),
+        )
+
+    def kpis(self, built: np.ndarray) -> dict[str, np.ndarray]:
+        """Per sector: lost value [USD], service level (units), below min_service (bool)."""
+        count = len(self.sectors)
+        lost_units = np.clip(self.units - built, 0, None)
+        lost_value = np.bincount(self.codes, lost_units * self.values, count)
+        units = np.bincount(self.codes, self.units, count)
+        built_units = np.bincount(self.codes, built, count)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            service = np.where(units > 0, built_units / units, 1.0)
+        short = built < self.floors - 1e-6 * (1 + self.floors)
+        below = np.bincount(self.codes, short.astype(float), count) > 0
+        return {"lost_value": lost_value, "service_level": service, "below_min_service": below}
+
+
+def headline(solution: QuickSolution, index: SectorIndex) -> dict[str, float]:
+    """Workbook-level KPIs of one scenario."""
+    per_sector = index.kpis(solution.built)
+    units = index.units.sum()
+    return {
+        "status": solution.status.value,
+        "objective_value": solution.objective_value,
+        "lost_value": float(per_sector["lost_value"].sum()),
+        "service_level": float(solution.built.sum() / units) if units else 1.0,
+        "penalty": solution.violation,
+    }
+
+
+# ----------------------------------------------------------------------- engine
+@dataclass
+class Engine:
+    """One built model that solves many variants of one workbook's data."""
+
+    book: RawWorkbook
+    objective: ObjectiveMode
+    time_limit: float | None = None
+    base: AllocationData = field(init=False)
+    model: AllocationModel = field(init=False)
+    rebuilds: int = 0
+
+    def __post_init__(self) -> None:
+        self.base = to_model_data(self.book)
+        self.model = build_model(self.base, self.objective)
+
+    def solve(self, data: AllocationData) -> QuickSolution:
+        try:
+            self.model.update(data)
+        except StructureChangedError:
+            # e.g. a scenario adds a min_service floor: new rows, so a new model
+            self.model = build_model(data, self.objective)
+            self.rebuilds += 1
+        return self._checked(self.model.solve_quick(self.time_limit))
+
+    def solve_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> QuickSolution:
+        """Solve with only licensed capacities changed from the base (the fast path)."""
+        if self.model.data is not self.base:
+            self.model.update(self.base)
+        self.model.set_licensed_capacity(supply_limit, plant_limit)
+        return self._checked(self.model.solve_quick(self.time_limit))
+
+    @staticmethod
+    def _checked(solution: QuickSolution) -> QuickSolution:
+        if not solution.status.ok:
+            raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
+        return solution
+
+
+# ----------------------------------------------------------------------- whatif
+@dataclass
+class WhatIfResult:
+    comparison: pd.DataFrame  # kpi x (base, scenario, scenario delta, ...)
+    diff: pd.DataFrame
+    scenarios: list[str]
+    data: dict[str, AllocationData]
+    rebuilds: int
+    interrupted: bool = False
+
+
+def run_whatif(
+    book: RawWorkbook,
+    objective: ObjectiveMode = "priority",
+    names: list[str] | None = None,
+    progress: Progress | None = None,
+    time_limit: float | None = None,
+) -> WhatIfResult:
+    """The base plus every scenario (or those in `names`), each applied to the base alone."""
+    edits = scenario_edits(book)
+    if names is not None:
+        unknown = [n for n in names if n not in edits]
+        if unknown:
+            raise InputError(
+                [
+                    Issue("unknown-scenario", f"no scenario '{n}' on the Scenarios sheet")
+                    for n in unknown
+                ]
+            )
+        edits = {n: edits[n] for n in names}
+    engine = Engine(book, objective, time_limit)
+    index = SectorIndex.of(engine.base)
+    columns: dict[str, dict[str, float]] = {}
+    datas = {"base": engine.base}
+    diffs = []
+    changed_books = {}
+    for name, scenario_edits_ in edits.items():  # validate every scenario before solving
+        changed_books[name], diff = apply_edits(book, scenario_edits_)
+        diffs.append(diff)
+    base_solution = engine.solve(engine.base)
+    columns["base"] = _scenario_kpis(base_solution, index)
+    interrupted = False
+    try:
+        for name, changed in changed_books.items():
+            data = to_model_data(changed)
+            datas[name] = data
+            solution = engine.solve(data)
+            columns[name] = _scenario_kpis(solution, SectorIndex.of(data))
+            if progress:
+                progress(1)
+    except KeyboardInterrupt:
+        interrupted = True
+    comparison = _comparison(columns)
+    diff = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
+    return WhatIfResult(comparison, diff, list(columns)[1:], datas, engine.rebuilds, interrupted)
+
+
+def _scenario_kpis(solution: QuickSolution, index: SectorIndex) -> dict[str, float]:
+    kpis: dict[str, Any] = headline(solution, index)
+    per_sector = index.kpis(solution.built)
+    for i, sector in enumerate(index.sectors):
+        kpis[f"lost_value {sector}"] = float(per_sector["lost_value"][i])
+        kpis[f"service_level {sector}"] = float(per_sector["service_level"][i])
+    return kpis
+
+
+def _comparison(columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    kpis = list(dict.fromkeys(k for c in columns.values() for k in c))
+    frame = pd.DataFrame({"kpi": kpis})
+    base = columns["base"]
+    frame["base"] = [base.get(k) for k in kpis]
+    for name, values in columns.items():
+        if name == "base":
+            continue
+        frame[name] = [values.get(k) for k in kpis]
+        frame[f"{name} change"] = [
+            values[k] - base[k]
+            if isinstance(values.get(k), float) and isinstance(base.get(k), float)
+            else None
+            for k in kpis
+        ]
+    return frame
+
+
+# ------------------------------------------------------------ approval fast path
+@dataclass
+class LicenceMap:
+    """Which supply and plant rows take their approval from which licence."""
+
+    supply_capacity: np.ndarray
+    plant_capacity: np.ndarray
+    supply_approval: np.ndarray
+    plant_approval: np.ndarray
+    supply_licence_row: np.ndarray  # Licences sheet row per supply row (-1: uncontrolled)
+    plant_licence_row: np.ndarray
+    supply_key: list[tuple[str, str, str] | None]  # (regime, material, period) or None
+    plant_key: list[tuple[str, str, str] | None]
+
+    @classmethod
+    def of(cls, data: AllocationData) -> LicenceMap:
+        def keys(frame: pd.DataFrame, material: str) -> list[tuple[str, str, str] | None]:
+            if "licence_row" not in frame:
+                return [None] * len(frame)
+            return [
+                (r, m, t) if isinstance(r, str) and not pd.isna(lr) else None
+                for r, m, t, lr in zip(
+                    frame["regime"],
+                    frame[material],
+                    frame["period"],
+                    frame["licence_row"],
+                    strict=True,
+                )
+            ]
+
+        def rows(frame: pd.DataFrame) -> np.ndarray:
+            if "licence_row" not in frame:
+                return np.full(len(frame), -1)
+            return frame["licence_row"].fillna(-1).to_numpy(int)
+
+        return cls(
+            supply_capacity=data.supply["capacity"].to_numpy(float),
+            plant_capacity=data.plants["capacity"].to_numpy(float),
+            supply_approval=data.supply["approval"].to_numpy(float),
+            plant_approval=data.plants["approval"].to_numpy(float),
+            supply_licence_row=rows(data.supply),
+            plant_licence_row=rows(data.plants),
+            supply_key=keys(data.supply, "material"),
+            plant_key=keys(data.plants, "output"),
+        )
+
+    def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, ...]:
+        """Licensed capacities with the approval of the given Licences rows set to `rate`."""
+        supply = self.supply_approval.copy()
+        plants = self.plant_approval.copy()
+        supply[np.isin(self.supply_licence_row, list(licence_rows))] = rate
+        plants[np.isin(self.plant_licence_row, list(licence_rows))] = rate
+        return self.supply_capacity * supply, self.plant_capacity * plants
+
+    def limits_for_rates(self, rates: dict[tuple[str, str, str], float]) -> tuple[np.ndarray, ...]:
+        """Licensed capacities with approval rates per (regime, material, period)."""
+        supply = np.array(
+            [
+                rates.get(k, a) if k else a
+                for k, a in zip(self.supply_key, self.supply_approval, strict=True)
+            ]
+        )
+        plants = np.array(
+            [
+                rates.get(k, a) if k else a
+                for k, a in zip(self.plant_key, self.plant_approval, strict=True)
+            ]
+        )
+        return self.supply_capacity * supply, self.plant_capacity * plants
+
+
+# --------------------------------------------------------------------- parallel
+def _worker_engine(path: str, objective: ObjectiveMode, time_limit: float | None) -> Engine:
+    cached = _WORKER_CACHE.get((path, objective))
+    if cached is None:
+        cached = Engine(load_valid_workbook(path), objective, time_limit)
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[path, objective] = cached
+    return cached
+
+
+_WORKER_CACHE: dict[tuple[str, str], Engine] = {}
+
+
+def _solve_limits_chunk(
+    path: str,
+    objective: ObjectiveMode,
+    time_limit: float | None,
+    limits: list[tuple[np.ndarray, np.ndarray]],
+) -> list[np.ndarray]:
+    engine = _worker_engine(path, objective, time_limit)
+    return [engine.solve_limits(supply, plants).built for supply, plants in limits]
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C is handled once, by the parent, which keeps what finished.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def solve_many_limits(
+    engine: Engine,
+    path: Path,
+    limits: list[tuple[np.ndarray, np.ndarray]],
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[np.ndarray], bool]:
+    """Built units per product row for each (supply_limit, plant_limit); (results, interrupted).
+
+    With `jobs` > 1 the work is split over processes, each with its own model.
+    On Ctrl-C the results finished so far are kept, in order, and the rest dropped.
+    """
+    if jobs is None:
+        jobs = min(2, os.cpu_count() or 1) if len(limits) >= PARALLEL_MIN_TASKS else 1
+    results: list[np.ndarray | None] = [None] * len(limits)
+    interrupted = False
+    if jobs <= 1:
+        try:
+            for i, (supply, plants) in enumerate(limits):
+                results[i] = engine.solve_limits(supply, plants).built
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:
+            interrupted = True
+    else:
+        chunks = [
+            (start, limits[start : start + CHUNK_SIZE])
+            for start in range(0, len(limits), CHUNK_SIZE)
+        ]
+        executor = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+        )
+        pending: dict[Future, int] = {}
+        try:
+            for start, chunk in chunks:
+                future = executor.submit(
+                    _solve_limits_chunk, str(path), engine.objective, engine.time_limit, chunk
+                )
+                pending[future] = start
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    start = pending.pop(future)
+                    for offset, built in enumerate(future.result()):
+                        results[start + offset] = built
+                    if progress:
+                        progress(len(limits[start : start + CHUNK_SIZE]))
+        except KeyboardInterrupt:
+            interrupted = True
+            for future in pending:
+                future.cancel()
+        finally:
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
+    if interrupted:
+        # keep the finished prefix so that a sweep stays a contiguous curve
+        finished = []
+        for built in results:
+            if built is None:
+                break
+            finished.append(built)
+        return finished, True
+    return [r for r in results if r is not None], False
+
+
+# ------------------------------------------------------------------------ sweep
+@dataclass(frozen=True)
+class Vary:
+    """`Sheet:column:match`, e.g. ``Licences:approval_rate:regime=CN;material=Dy``."""
+
+    sheet: str
+    column: str
+    conditions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Vary:
+        parts = text.split(":", 2)
+        if len(parts) < 2:
+            raise InputError(
+                [
+                    Issue(
+                        "bad-vary",
+                        f"--vary '{text}' is not Sheet:column[:match]",
+                        hint="e.g. Licences:approval_rate:regime=CN;material=DY",
+                    )
+                ]
+            )
+        sheet = next(
+            (s for s in SHEETS_BY_NAME if s.casefold() == parts[0].strip().casefold()), None
+        )
+        if sheet is None or sheet == "Scenarios":
+            raise InputError([Issue("bad-vary", f"--vary names unknown sheet '{parts[0]}'")])
+        column = parts[1].strip().casefold()
+        spec = SHEETS_BY_NAME[sheet]
+        if column not in spec.column_names or not spec.column(column).is_number:
+            numeric = ", ".join(c.name for c in spec.columns if c.is_number)
+            raise InputError(
+                [
+                    Issue(
+                        "bad-vary",
+                        f"--vary: '{parts[1]}' is not a number column of {sheet}",
+                        hint=f"one of {numeric}",
+                    )
+                ]
+            )
+        try:
+            conditions = tuple(parse_match(parts[2] if len(parts) > 2 else ""))
+        except ValueError as exc:
+            raise InputError([Issue("bad-vary", f"--vary match: {exc}")]) from exc
+        bad = [c for c, _ in conditions if c not in spec.column_names]
+        if bad:
+            raise InputError([Issue("bad-vary", f"--vary match names unknown column '{bad[0]}'")])
+        return cls(sheet, column, conditions)
+
+
+@dataclass
+class SweepResult:
+    curve: pd.DataFrame  # value, sector, lost_value, service_level
+    totals: pd.DataFrame  # value, lost_value, service_level
+    interrupted: bool
+
+
+def run_sweep(
+    book: RawWorkbook,
+    path: Path,
+    vary: Vary,
+    values: list[float],
+    objective: ObjectiveMode = "priority",
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    time_limit: float | None = None,
+) -> SweepResult:
+    """Set the varied cells to each value in turn and record the KPIs per sector."""
+    engine = Engine(book, objective, time_limit)
+    index = SectorIndex.of(engine.base)
+    frame = book.frame(vary.sheet)
+    mask = match_rows(frame, list(vary.conditions))
+    if not mask.any():
+        raise InputError(
+            [
+                Issue(
+                    "bad-vary",
+                    f"--vary match selects no row of {vary.sheet}",
+                    hint="check the ids; * matches any text",
+                )
+            ]
+        )
+    spec = SHEETS_BY_NAME[vary.sheet].column(vary.column)
+    for value in values:
+        bad = _invalid(spec.kind, value)
+        if bad:
+            raise InputError([Issue("bad-vary", f"sweep value {value:g}: {bad}")])
+    if vary.sheet == "Licences" and vary.column == "approval_rate":
+        licences = LicenceMap.of(engine.base)
+        rows = set(frame.loc[mask, ROW].astype(int))
+        limits = [licences.limits_for_rows(rows, value) for value in values]
+        built, interrupted = solve_many_limits(engine, path, limits, jobs, progress)
+    else:
+        built, interrupted = [], False
+        try:
+            for value in values:
+                edit = Edit(
+                    "sweep", vary.sheet, vary.column, vary.conditions, "set", value, None, 0
+                )
+                changed, _ = apply_edits(book, [edit])
+                built.append(engine.solve(to_model_data(changed)).built)
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:
+            interrupted = True
+    rows_out, totals = [], []
+    for value, units_built in zip(values, built, strict=False):
+        per_sector = index.kpis(units_built)
+        for i, sector in enumerate(index.sectors):
+            rows_out.append(
+                (value, sector, per_sector["lost_value"][i], per_sector["service_level"][i])
+            )
+        totals.append(
+            (
+                value,
+                float(per_sector["lost_value"].sum()),
+                float(units_built.sum() / index.units.sum()) if index.units.sum() else 1.0,
+            )
+        )
+    curve = pd.DataFrame(rows_out, columns=["value", "sector", "lost_value", "service_level"])
+    total = pd.DataFrame(totals, columns=["value", "lost_value", "service_level"])
+    return SweepResult(curve, total, interrupted)
+
+
+# ----------------------------------------------------------------------- stress
+@dataclass
+class StressResult:
+    sectors: pd.DataFrame  # per sector: distribution of lost value and service level
+    draws: pd.DataFrame  # per draw: the drawn rates and the total lost value
+    seed: int
+    completed: int
+    interrupted: bool
+
+
+def triangular_quantile(u: np.ndarray, low: float, mode: float, high: float) -> np.ndarray:
+    """Inverse CDF of the triangular distribution (low, mode, high) at probabilities `u`."""
+    if high <= low:
+        return np.full_like(u, mode)
+    split = (mode - low) / (high - low)
+    left = low + np.sqrt(u * (high - low) * (mode - low))
+    right = high - np.sqrt((1 - u) * (high - low) * (high - mode))
+    return np.where(u < split, left, right)
+
+
+def _or_default(value: object, default: float) -> float:
+    return default if value is None or pd.isna(value) else float(value)
+
+
+def stress_rates(
+    book: RawWorkbook, draws: int, seed: int
+) -> tuple[list[dict[tuple[str, str, str], float]], pd.DataFrame]:
+    """Approval rates per draw: one uniform draw per regime and period, shared by its materials.
+
+    Each licence's rate is its triangular quantile (approval_low, approval_rate,
+    approval_high) at that shared draw, so licence policy moves together.
+    """
+    periods = periods_of(book)
+    licences = approval_lookup(book, periods)
+    generator = np.random.default_rng(seed)
+    groups = sorted({(r, t) for r, t in zip(licences["regime"], licences["period"], strict=True)})
+    uniforms = {group: generator.random(draws) for group in groups}
+    per_draw: list[dict[tuple[str, str, str], float]] = [{} for _ in range(draws)]
+    columns = {}
+    for record in licences.itertuples():
+        mode = float(record.approval_rate)
+        low = _or_default(record.approval_low, mode)
+        high = _or_default(record.approval_high, mode)
+        rates = triangular_quantile(uniforms[record.regime, record.period], low, mode, high)
+        key = (record.regime, record.material, record.period)
+        columns[f"{record.regime} {record.material} {record.period}"] = rates
+        for i in range(draws):
+            per_draw[i][key] = float(rates[i])
+    return per_draw, pd.DataFrame(columns)
+
+
+def run_stress(
+    book: RawWorkbook,
+    path: Path,
+    draws: int,
+    seed: int,
+    objective: ObjectiveMode = "priority",
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    time_limit: float | None = None,
+) -> StressResult:
+    """Monte Carlo over approval rates; per sector the distribution of outcomes."""
+    engine = Engine(book, objective, time_limit)
+    index = SectorIndex.of(engine.base)
+    licences = LicenceMap.of(engine.base)
+    rates, rate_table = stress_rates(book, draws, seed)
+    limits = [licences.limits_for_rates(r) for r in rates]
+    built, interrupted = solve_many_limits(engine, path, limits, jobs, progress)
+    done = len(built)
+    lost = np.zeros((done, len(index.sectors)))
+    service = np.zeros_like(lost)
+    below = np.zeros_like(lost, dtype=bool)
+    for i, units_built in enumerate(built):
+        kpis = index.kpis(units_built)
+        lost[i], service[i], below[i] = (
+            kpis["lost_value"],
+            kpis["service_level"],
+            kpis["below_min_service"],
+        )
+    rows = []
+    for j, sector in enumerate(index.sectors):
+        values = lost[:, j] if done else np.array([np.nan])
+        levels = service[:, j] if done else np.array([np.nan])
+        rows.append(
+            {
+                "sector": sector,
+                "draws": done,
+                "lost_value_mean": float(np.mean(values)),
+                "lost_value_p50": float(np.percentile(values, 50)),
+                "lost_value_p90": float(np.percentile(values, 90)),
+                "lost_value_p95": float(np.percentile(values, 95)),
+                "lost_value_worst": float(np.max(values)),
+                "service_level_mean": float(np.mean(levels)),
+                "service_level_p50": float(np.percentile(levels, 50)),
+                "service_level_p5": float(np.percentile(levels, 5)),
+                "service_level_worst": float(np.min(levels)),
+                "probability_below_min_service": float(np.mean(below[:, j])) if done else np.nan,
+                "shortfall_at_risk": float(np.percentile(values, 95)),
+            }
+        )
+    draws_table = rate_table.iloc[:done].copy()
+    draws_table.insert(0, "draw", np.arange(1, done + 1))
+    draws_table["lost_value"] = lost.sum(axis=1)
+    return StressResult(pd.DataFrame(rows), draws_table, seed, done, interrupted)
