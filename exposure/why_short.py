@@ -62,6 +62,15 @@ def _limits(
     made = plants[(plants["output"] == material) & (plants["period"] == period)]
     for record in made.itertuples():
         if record.value_per_t > TOLERANCE:
+            if record.approval < 1:
+                found.append(
+                    (
+                        f"licence: {record.plant} may ship {record.approval:.0%} of "
+                        f"{record.capacity:,.1f} t of {material}",
+                        record.value_per_t,
+                        record.approval_cell,
+                    )
+                )
             found.append(
                 (
                     f"plant: {record.plant} capacity ({record.licensed_capacity:,.1f} t)",
@@ -92,6 +101,7 @@ def why_short_table(
     plants = solution.plants.assign(
         value_per_t=-solution.plants["limit_dual"],
         capacity_cell=data.plants.get("capacity_cell"),
+        approval_cell=data.plants.get("approval_cell"),
     )
     prices = materials.set_index(["material", "period"])["shadow_price"]
     uses = data.intensity.groupby("product")["material"].apply(list)

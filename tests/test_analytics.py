@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from exposure.analytics import material_table, supply_table
-from exposure.origins import origin_table
+from exposure.origins import INITIAL_STOCK, origin_table
 from exposure.pipeline import RunResult, run_workbook
 from exposure.sensitivity import (
     BISECTION_STEPS,
@@ -44,7 +44,9 @@ def objective(data: AllocationData) -> float:
     return solution.objective_value
 
 
-def with_extra_supply(data: AllocationData, material: str, period: str, tonnes: float):
+def with_extra_supply(
+    data: AllocationData, material: str, period: str, tonnes: float
+) -> AllocationData:
     """A copy of `data` with a free, uncontrolled source of `tonnes` of `material` in `period`."""
     changed = copy.deepcopy(data)
     row = dict.fromkeys(changed.supply.columns)
@@ -250,6 +252,7 @@ def test_break_even_rate_with_a_min_service_floor(tmp_path: Path):
     assert base.violation == pytest.approx(0, abs=1e-6)
 
     rate, criterion = break_even_rate(run.model, "CN", "DY", "t1", base)
+    assert run.model.solve().objective_value == pytest.approx(base.objective_value)  # restored
     assert criterion == "min_service"
     assert rate == pytest.approx(0.3, abs=BISECTION_RESOLUTION + 1e-9)
 
@@ -273,6 +276,7 @@ def test_break_even_rate_without_a_floor(tmp_path: Path):
     run = solved_workbook(workbooks.tiny(), tmp_path / "tiny.xlsx")
     base = run.solution
     rate, criterion = break_even_rate(run.model, "CN", "DY", "t1", base)
+    assert run.model.solve().objective_value == pytest.approx(base.objective_value)  # restored
     assert criterion == "lost_value+1%"
     assert rate == pytest.approx(0.293, abs=BISECTION_RESOLUTION + 1e-9)
 
@@ -358,6 +362,25 @@ def test_origins_of_a_mixed_magnet_pool_are_proportional():
         expected[sector, "MAG", "NDPR", "AU"] = 25.0
         expected[sector, "MAG", "DY", "CN"] = 0.5
     assert origins_of(data) == pytest.approx(expected)
+
+
+def test_origins_carry_stock_between_periods():
+    # two_periods_with_stock with A in AU. t1 pool: 5 t initial stock + 3 t AU (5/8, 3/8);
+    # 6 t used: 3.75 initial, 2.25 AU. The 2 t carried keep that mix (1.25 initial, 0.75 AU)
+    # and meet 2 t more from AU in t2: 4 t used, 1.25 initial and 2.75 AU.
+    data = two_periods_with_stock()
+    data.supply["country"] = ["AU", "AU"]
+    solution = build_model(data).solve()
+    table = origin_table(solution, data)
+    tonnes = table.set_index(["period", "country"])["tonnes"].to_dict()
+    assert tonnes == pytest.approx(
+        {
+            ("t1", INITIAL_STOCK): 3.75,
+            ("t1", "AU"): 2.25,
+            ("t2", INITIAL_STOCK): 1.25,
+            ("t2", "AU"): 2.75,
+        }
+    )
 
 
 # ------------------------------------------------------------- 5-6. results workbook
@@ -469,3 +492,51 @@ def test_binding_sheet_reads_the_exhausted_supplies(tiny_results: Path):
     assert binding.loc["DY supply from CNX", "value_at_stake"] == pytest.approx(450 * 3)
     assert binding.loc["DY supply from AUS", "value_at_stake"] == pytest.approx(400 * 10)
     assert (binding["constraint"] == "supply_limit").all()
+
+
+def licensed_plant_workbook() -> workbooks.Sheets:
+    """Plant JPM (JP, regime JP at 50%) makes MAG from AU NdPr: 100 t capacity, 50 t licensed.
+
+    By hand: 500 motors of 1 t magnet wanted at 10 USD; 50 t of magnet can ship, so 450 are
+    lost. One more licensed tonne saves 10 - 1 (plant) - 0.5 x 1 (NdPr) = 8.5 USD.
+    """
+    return {
+        "Periods": [["period", "label"], ["t1", None]],
+        "Materials": [
+            ["material", "name", "form", "initial_stock", "min_stock", "holding_cost"],
+            ["NDPR", None, "oxide", 0, 0, 0],
+            ["MAG", None, "magnet", 0, 0, 0],
+        ],
+        "Regimes": [["regime", "name", "authority"], ["JP", "Japan exports", "METI"]],
+        "Licences": [["regime", "material", "period", "approval_rate"], ["JP", "MAG", None, 0.5]],
+        "Sources": [["source", "country", "regime", "name"], ["AUS", "AU", None, None]],
+        "Supply": [
+            ["source", "material", "period", "capacity", "unit_cost"],
+            ["AUS", "NDPR", None, 1000, 1],
+        ],
+        "Plants": [
+            ["plant", "country", "output", "capacity", "regime", "unit_cost"],
+            ["JPM", "JP", "MAG", 100, "JP", 1],
+        ],
+        "Recipes": [["plant", "input", "t_per_t"], ["JPM", "NDPR", 0.5]],
+        "Sectors": [["sector", "name", "min_service", "weight"], ["EV", None, None, None]],
+        "Demand": [
+            ["sector", "product", "period", "units", "value_per_unit"],
+            ["EV", "MOTOR", None, 500, 10],
+        ],
+        "Intensity": [["product", "material", "kg_per_unit"], ["MOTOR", "MAG", 1000]],
+    }
+
+
+def test_why_short_names_the_licence_of_a_licensed_plant(tmp_path: Path):
+    run = solved_workbook(licensed_plant_workbook(), tmp_path / "plant.xlsx")
+    why = run.exposure.why_short
+    assert set(why["product"]) == {"MOTOR"}
+    assert why["lost_units"].to_numpy() == pytest.approx(450)
+    assert why["shadow_price"].to_numpy() == pytest.approx(10)
+    # Both the licence (Licences!D2, JP's approval_rate) and the capacity (Plants!D2) limit it.
+    cells = dict(zip(why["input_cell"], why["value_per_t"], strict=True))
+    assert cells == pytest.approx({"Licences!D2": 8.5, "Plants!D2": 8.5})
+    # Without JP's licence nothing is made: the EV sector depends on it entirely.
+    by_sector, _ = licence_dependency(run.model, run.solution)
+    assert by_sector.set_index("regime").loc["JP", "licence_dependency"] == pytest.approx(1)

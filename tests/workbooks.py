@@ -14,6 +14,8 @@ from openpyxl import Workbook
 
 Sheets = dict[str, list[list[Any]]]
 
+REFERENCE = Path(__file__).resolve().parent.parent / "inputs" / "reference.xlsx"
+
 
 def tiny() -> Sheets:
     """One material DY; CN supplies 10 t at 30% approval, AU 10 t; P1 1000 USD/unit, P2 500.
