@@ -459,3 +459,23 @@ def stress(
             f"P(below min service) {record.probability_below_min_service:.0%}"
         )
     _finish(output, result.interrupted)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--token",
+    envvar="EXPOSURE_TOKEN",
+    help="Require this bearer token (or set EXPOSURE_TOKEN) for shared deployments.",
+)
+@verbose_option
+@handle_errors
+def serve(host: str, port: int, token: str | None) -> None:
+    """Start the upload page: planners run the calculator from a browser.
+
+    Example: exposure serve --port 8000
+    """
+    from exposure.web.server import serve as run_server
+
+    run_server(host=host, port=port, token=token)

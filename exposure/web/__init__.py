@@ -1,0 +1,1 @@
+"""The upload page (`exposure serve`): planners run the calculator from a browser."""
