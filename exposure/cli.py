@@ -479,3 +479,94 @@ def serve(host: str, port: int, token: str | None) -> None:
     from exposure.web.server import serve as run_server
 
     run_server(host=host, port=port, token=token)
+
+
+# ------------------------------------------------------------------ scheduled reports
+def _setup_report_logging(quiet: bool) -> None:
+    """Plain, timestamped lines on stderr (cron mails them; journald stores them)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    )
+    logger = logging.getLogger("exposure")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Check the config and input; solve and write nothing."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors (for cron).")
+@verbose_option
+@handle_errors
+def report(config: Path, dry_run: bool, quiet: bool) -> None:
+    """Run a scheduled what-if report: dated workbook, history, changes, alerts.
+
+    Exit 4 when the report was written but a threshold is breached; 75 when
+    another run of the same report is in progress.
+
+    Example: exposure report inputs/report-example.toml
+    """
+    from exposure.schedule.config import load_config
+    from exposure.schedule.report import run_report
+
+    _setup_report_logging(quiet)
+    outcome = run_report(load_config(config), dry_run=dry_run)
+    if outcome.report_path is not None and not quiet:
+        click.echo(f"report: {outcome.report_path}")
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@verbose_option
+@handle_errors
+def history(config: Path, as_json: bool, limit: int) -> None:
+    """List past runs of a scheduled report: time, input, status, headline KPIs.
+
+    Example: exposure history inputs/report-example.toml --json
+    """
+    from exposure.schedule.config import load_config
+    from exposure.schedule.history import History
+
+    settings = load_config(config)
+    store = History(settings.history)
+    try:
+        rows = []
+        for run in store.runs(settings.name, limit):
+            kpis = store.kpis(run.id)
+            rows.append(
+                {
+                    "id": run.id,
+                    "started_utc": run.started_utc,
+                    "status": run.status,
+                    "exit_code": run.exit_code,
+                    "input_file": run.input_file,
+                    "input_sha256": run.input_sha256,
+                    "lost_value": kpis.get(("base", "", "lost_value")),
+                    "service_level": kpis.get(("base", "", "service_level")),
+                    "report_path": run.report_path,
+                    "message": run.message,
+                }
+            )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs of report '{settings.name}' yet")
+        return
+    for row in rows:
+        lost = usd(row["lost_value"]) if row["lost_value"] is not None else "-"
+        level = f"{row['service_level']:.1%}" if row["service_level"] is not None else "-"
+        source = Path(row["input_file"]).name if row["input_file"] else "-"
+        click.echo(
+            f"{row['started_utc']}  {row['status']:<8}  {source:<28}  lost {lost:<16}  "
+            f"service {level}"
+        )

@@ -32,7 +32,9 @@ class InputError(ExposureError):
     def __init__(self, issues: list[Issue], summary: str | None = None) -> None:
         self.issues = list(issues)
         errors = [i for i in self.issues if i.severity == "error"]
-        super().__init__(summary or f"the workbook has {len(errors)} problem(s)")
+        if summary is None:
+            summary = str(errors[0]) if len(errors) == 1 else f"{len(errors)} problems found"
+        super().__init__(summary)
 
     @property
     def errors(self) -> list[Issue]:

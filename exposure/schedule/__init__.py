@@ -1,0 +1,1 @@
+"""Scheduled what-if reports (`exposure report`) and their history (`exposure history`)."""
