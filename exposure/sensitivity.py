@@ -26,6 +26,20 @@ from models.data import AllocationData
 BISECTION_STEPS = 12  # 1/4096 of the [0, 1] range: a hundredth of a percentage point
 LOST_VALUE_THRESHOLD = 0.01  # "lost value rises by more than 1% of the base"
 TOLERANCE = 1e-6
+LICENCE_COLUMNS = [
+    "regime",
+    "material",
+    "period",
+    "approval_rate",
+    "capacity",
+    "licensed_t",
+    "used_t",
+    "value_of_1pp",
+    "break_even_rate",
+    "criterion",
+    "method",
+    "approval_cell",
+]
 
 
 def with_approval(
@@ -190,22 +204,7 @@ def licence_table(model: AllocationModel, base: Solution, break_even: bool = Tru
     rows = pd.concat([supply, plants], ignore_index=True)
     rows = rows[rows["regime"].notna() & rows["licence_row"].notna()]
     if rows.empty:
-        return pd.DataFrame(
-            columns=[
-                "regime",
-                "material",
-                "period",
-                "approval_rate",
-                "capacity",
-                "licensed_t",
-                "used_t",
-                "value_of_1pp",
-                "break_even_rate",
-                "criterion",
-                "method",
-                "approval_cell",
-            ]
-        )
+        return pd.DataFrame(columns=LICENCE_COLUMNS)
     rows["value_of_1pp"] = -rows["limit_dual"] * rows["capacity"] / 100
     grouped = rows.groupby(["regime", "material", "period"], sort=False).agg(
         approval_rate=("approval", "first"),
@@ -233,19 +232,4 @@ def licence_table(model: AllocationModel, base: Solution, break_even: bool = Tru
     table["break_even_rate"] = rates
     table["criterion"] = criteria
     table["method"] = "bisection on warm re-solves" if break_even else ""
-    return table[
-        [
-            "regime",
-            "material",
-            "period",
-            "approval_rate",
-            "capacity",
-            "licensed_t",
-            "used_t",
-            "value_of_1pp",
-            "break_even_rate",
-            "criterion",
-            "method",
-            "approval_cell",
-        ]
-    ]
+    return table[LICENCE_COLUMNS]

@@ -38,33 +38,24 @@ def expand_periods(frame: pd.DataFrame, key: list[str], periods: list[str]) -> p
     return combined.sort_values([*key, "_order"], kind="stable").drop(columns="_order")
 
 
+LICENCE_COLUMNS = [
+    "regime",
+    "material",
+    "period",
+    "approval_rate",
+    "approval_low",
+    "approval_high",
+    "licence_row",
+]
+
+
 def approval_lookup(book: RawWorkbook, periods: list[str]) -> pd.DataFrame:
     """Approval rate (and range) per regime, material and period, with its Licences row."""
     licences = book.frame("Licences")
     if licences.empty:
-        return pd.DataFrame(
-            columns=[
-                "regime",
-                "material",
-                "period",
-                "approval_rate",
-                "approval_low",
-                "approval_high",
-                "licence_row",
-            ]
-        )
+        return pd.DataFrame(columns=LICENCE_COLUMNS)
     expanded = expand_periods(licences, ["regime", "material"], periods)
-    return expanded.rename(columns={ROW: "licence_row"})[
-        [
-            "regime",
-            "material",
-            "period",
-            "approval_rate",
-            "approval_low",
-            "approval_high",
-            "licence_row",
-        ]
-    ]
+    return expanded.rename(columns={ROW: "licence_row"})[LICENCE_COLUMNS]
 
 
 def _with_approval(
