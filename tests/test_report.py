@@ -42,7 +42,8 @@ def test_two_runs_give_changes_and_two_history_rows(tmp_path: Path):
     workbooks.write(sheets, source)
     second = invoke("report", str(config), "-q")
     assert second.exit_code == 0, second.output
-    reports = sorted((tmp_path / "out").glob("tiny-*.xlsx"))
+    # two runs can fall in one second: the newest report is the newest file
+    reports = sorted((tmp_path / "out").glob("tiny-*.xlsx"), key=lambda p: p.stat().st_mtime_ns)
     assert len(reports) == 2
     changes = pd.read_excel(reports[-1], sheet_name="Changes")
     lost = changes[
