@@ -44,6 +44,9 @@ INF = highspy.kHighsInf
 # the next phase stays feasible despite round-off.
 LEXICOGRAPHIC_RELATIVE_SLACK = 1e-7
 LEXICOGRAPHIC_ABSOLUTE_SLACK = 1e-7
+# Floors are rows scaled by 1/target: targets below this (units or t) are not enforced,
+# since a millionth of a unit is below any planning precision and 1/target would explode.
+SMALLEST_FLOOR = 1e-6
 
 
 class StructureChangedError(Exception):
@@ -62,9 +65,11 @@ class Numbers:
     plant_limit: np.ndarray  # licensed plant capacity [t]
     demand_limit: np.ndarray  # units
     balance_rhs: np.ndarray  # -initial stock in the first period [t]
-    stock_floor: np.ndarray  # min_stock [t]
-    service_floor: np.ndarray  # min_service * units
-    service_units: np.ndarray  # units (coefficient of the service gap share)
+    stock_target: np.ndarray  # min_stock [t]
+    stock_coef: np.ndarray  # 1 / min_stock: stock_floor rows are stated as shares of target
+    service_floor: np.ndarray  # min_service (share of units)
+    service_target: np.ndarray  # min_service * units [units]
+    service_coef: np.ndarray  # 1 / units: service_floor rows are stated as shares of demand
     fair_rhs: np.ndarray  # units
     fair_coef: np.ndarray  # units / weight (coefficient of mu)
     buy_cost: np.ndarray  # USD/t
@@ -112,10 +117,11 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
     product_keys = list(zip(demand["product"], demand["period"], strict=True))
     stock_keys = [(m, t) for m in materials for t in periods]
     min_stock = materials_frame["min_stock"].astype(float)
-    stock_floor_keys = [(m, t) for m in materials if min_stock[m] > 0 for t in periods]
+    stock_floor_keys = [(m, t) for m in materials if min_stock[m] > SMALLEST_FLOOR for t in periods]
     min_service = demand["min_service"].astype(float).to_numpy()
     units = demand["units"].astype(float).to_numpy()
-    has_floor = min_service > 0
+    # A floor on (next to) zero units is met by building nothing: no row for it.
+    has_floor = (min_service > 0) & (units > SMALLEST_FLOOR)
     service_floor_keys = [k for k, f in zip(product_keys, has_floor, strict=True) if f]
     fair_keys = list(product_keys) if objective == "fair" else []
 
@@ -155,9 +161,11 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         ).to_numpy(),
         demand_limit=units,
         balance_rhs=balance_rhs,
-        stock_floor=np.array([min_stock[m] for m, _ in stock_floor_keys], dtype=float),
-        service_floor=(min_service * units)[has_floor],
-        service_units=units[has_floor],
+        stock_target=np.array([min_stock[m] for m, _ in stock_floor_keys], dtype=float),
+        stock_coef=np.array([1.0 / min_stock[m] for m, _ in stock_floor_keys], dtype=float),
+        service_floor=min_service[has_floor],
+        service_target=(min_service * units)[has_floor],
+        service_coef=1.0 / units[has_floor],
         fair_rhs=units if objective == "fair" else np.zeros(0),
         fair_coef=units / weights if objective == "fair" else np.zeros(0),
         buy_cost=supply["unit_cost"].astype(float).to_numpy(),
@@ -201,9 +209,17 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
     s = structure
     n = numbers
     model = pyo.ConcreteModel(name="allocation")
-    model.buy = pyo.Var(range(len(s.supply_keys)), domain=pyo.NonNegativeReals)
-    model.make = pyo.Var(range(len(s.plant_keys)), domain=pyo.NonNegativeReals)
-    model.built = pyo.Var(range(len(s.product_keys)), domain=pyo.NonNegativeReals)
+    # supply_limit, plant_limit and demand_limit are the upper bounds of buy, make and built:
+    # bounds, not rows, so that presolve and warm starts have nothing to strip.
+    model.buy = pyo.Var(
+        range(len(s.supply_keys)), bounds=lambda _, i: (0.0, float(n.supply_limit[i]))
+    )
+    model.make = pyo.Var(
+        range(len(s.plant_keys)), bounds=lambda _, i: (0.0, float(n.plant_limit[i]))
+    )
+    model.built = pyo.Var(
+        range(len(s.product_keys)), bounds=lambda _, i: (0.0, float(n.demand_limit[i]))
+    )
     model.stock = pyo.Var(range(len(s.stock_keys)), domain=pyo.NonNegativeReals)
     # Soft-constraint gaps are shares of the target, so their sum is comparable.
     model.stock_gap = pyo.Var(range(len(s.stock_floor_keys)), bounds=(0, 1))
@@ -212,16 +228,6 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
         model.mu = pyo.Var(bounds=(0, 1))
 
     buy, make, built, stock = model.buy, model.make, model.built, model.stock
-
-    model.supply_limit = pyo.Constraint(
-        range(len(s.supply_keys)), rule=lambda _, i: buy[i] <= n.supply_limit[i]
-    )
-    model.plant_limit = pyo.Constraint(
-        range(len(s.plant_keys)), rule=lambda _, i: make[i] <= n.plant_limit[i]
-    )
-    model.demand_limit = pyo.Constraint(
-        range(len(s.product_keys)), rule=lambda _, i: built[i] <= n.demand_limit[i]
-    )
 
     stock_index = {key: i for i, key in enumerate(s.stock_keys)}
     period_before = dict(zip(s.periods[1:], s.periods[:-1], strict=True))
@@ -261,15 +267,14 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
     model.stock_floor = pyo.Constraint(
         range(len(s.stock_floor_keys)),
         rule=lambda _, i: (
-            stock[stock_index[s.stock_floor_keys[i]]] + n.stock_floor[i] * model.stock_gap[i]
-            >= n.stock_floor[i]
+            n.stock_coef[i] * stock[stock_index[s.stock_floor_keys[i]]] + model.stock_gap[i] >= 1.0
         ),
     )
     model.service_floor = pyo.Constraint(
         range(len(s.service_floor_keys)),
         rule=lambda _, i: (
-            built[product_position[s.service_floor_keys[i]]]
-            + n.service_units[i] * model.service_gap[i]
+            n.service_coef[i] * built[product_position[s.service_floor_keys[i]]]
+            + model.service_gap[i]
             >= n.service_floor[i]
         ),
     )
@@ -336,28 +341,40 @@ class QuickSolution:
     solve_seconds: float
 
 
+PHASES = ("violation", "max_shortfall_share", "total_cost")
+
+
 @dataclass
 class AllocationModel:
-    """A built allocation LP held in a HiGHS object, ready to solve and re-solve."""
+    """A built allocation LP held in HiGHS, ready to solve and re-solve.
+
+    Each objective phase has its own `Highs` object holding the same LP, so
+    each phase re-solves warm from its own previous basis: switching the
+    costs of one object back and forth loses the basis and presolve.
+    """
 
     data: AllocationData
     objective: ObjectiveMode
     structure: Structure
     numbers: Numbers
     pyomo_model: pyo.ConcreteModel
-    highs: highspy.Highs
+    solvers: dict[str, highspy.Highs]  # phase name -> HiGHS object, in phase order
     scale: float
     columns: dict[str, np.ndarray]
     rows: dict[str, np.ndarray]
     costs: dict[str, np.ndarray]
     build_seconds: float
     handoff_seconds: float
-    entries: dict[str, np.ndarray] = field(default_factory=dict)
-    _objective_in_highs: str | None = "total_cost"
+    entries: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+
+    @property
+    def highs(self) -> highspy.Highs:
+        """The HiGHS object of the final (cost) phase, which holds the reported solution."""
+        return self.solvers["total_cost"]
 
     # ----------------------------------------------------------------- solve
     def solve(self, time_limit: float | None = None) -> Solution:
-        """Solve all phases from the current basis and read the full solution back.
+        """Solve all phases from the current bases and read the full solution back.
 
         Options are reset on every call, so a time limit never leaks into the next solve.
         """
@@ -384,52 +401,38 @@ class AllocationModel:
         self, time_limit: float | None
     ) -> tuple[SolveStatus, float, float | None, float, int]:
         started = time.perf_counter()
-        highs = self.highs
-        highs.setOptionValue("time_limit", INF if time_limit is None else float(time_limit))
         iterations = 0
         violation = 0.0
         mu: float | None = None
         status = SolveStatus.OPTIMAL
-        if "violation_cap" in self.rows:
-            highs.changeRowBounds(int(self.rows["violation_cap"][0]), -INF, INF)
-        if "mu" in self.columns:
-            highs.changeColBounds(int(self.columns["mu"][0]), 0.0, 1.0)
-
-        phases = []
-        if "violation" in self.costs:
-            phases.append("violation")
-        if "max_shortfall_share" in self.costs:
-            phases.append("max_shortfall_share")
-        phases.append("total_cost")
-        for phase in phases:
-            self._set_objective(phase)
-            if time_limit is not None:
+        for phase, highs in self.solvers.items():
+            if time_limit is None:
+                highs.setOptionValue("time_limit", INF)
+            else:
+                # HiGHS compares its limit with the object's run time summed over every
+                # run(), so the limit is that total plus what this solve may still use.
                 remaining = max(time_limit - (time.perf_counter() - started), 0.0)
-                highs.setOptionValue("time_limit", remaining)
+                highs.setOptionValue("time_limit", highs.getRunTime() + remaining)
             highs.run()
             status = from_highs(highs.getModelStatus())
             iterations += int(highs.getInfo().simplex_iteration_count)
             if not status.ok:
                 break
             value = highs.getInfo().objective_function_value
+            later = list(self.solvers.values())[list(self.solvers).index(phase) + 1 :]
             if phase == "violation":
                 violation = max(value, 0.0)
                 cap = violation * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
-                highs.changeRowBounds(int(self.rows["violation_cap"][0]), -INF, cap)
+                row = int(self.rows["violation_cap"][0])
+                for other in later:
+                    other.changeRowBounds(row, -INF, cap)
             elif phase == "max_shortfall_share":
                 mu = max(value, 0.0)
                 cap = mu * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
-                highs.changeColBounds(int(self.columns["mu"][0]), 0.0, min(cap, 1.0))
+                column = int(self.columns["mu"][0])
+                for other in later:
+                    other.changeColBounds(column, 0.0, min(cap, 1.0))
         return status, violation, mu, time.perf_counter() - started, iterations
-
-    def _set_objective(self, name: str) -> None:
-        if self._objective_in_highs == name:
-            return  # HiGHS already holds these costs: a single-phase re-solve changes nothing
-        n_cols = self.highs.getNumCol()
-        self.highs.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), self.costs[name])
-        offset = self.numbers.lost_value_if_nothing_built / self.scale
-        self.highs.changeObjectiveOffset(offset if name == "total_cost" else 0.0)
-        self._objective_in_highs = name
 
     def set_licensed_capacity(
         self, supply_limit: np.ndarray | None = None, plant_limit: np.ndarray | None = None
@@ -440,11 +443,11 @@ class AllocationModel:
         """
         if supply_limit is not None:
             supply_limit = np.asarray(supply_limit, dtype=float)
-            self._change_rows("supply_limit", self.numbers.supply_limit, supply_limit)
+            self._change_upper("buy", self.numbers.supply_limit, supply_limit)
             self.numbers.supply_limit = supply_limit
         if plant_limit is not None:
             plant_limit = np.asarray(plant_limit, dtype=float)
-            self._change_rows("plant_limit", self.numbers.plant_limit, plant_limit)
+            self._change_upper("make", self.numbers.plant_limit, plant_limit)
             self.numbers.plant_limit = plant_limit
 
     def _read_solution(
@@ -459,8 +462,10 @@ class AllocationModel:
         data = self.data
         solution = self.highs.getSolution()
         have_values = status.ok and solution.value_valid
+        have_duals = status.ok and solution.dual_valid
         col_value = np.asarray(solution.col_value) if have_values else None
-        row_dual = np.asarray(solution.row_dual) if status.ok and solution.dual_valid else None
+        row_dual = np.asarray(solution.row_dual) if have_duals else None
+        col_dual = np.asarray(solution.col_dual) if have_duals else None
 
         def values(name: str) -> np.ndarray:
             size = len(self.columns[name])
@@ -474,21 +479,28 @@ class AllocationModel:
                 return np.full(size, np.nan)
             return row_dual[self.rows[name]] * self.scale
 
+        def bound_duals(name: str) -> np.ndarray:
+            """Dual of a variable's upper bound: the non-positive part of its reduced cost."""
+            size = len(self.columns[name])
+            if col_dual is None:
+                return np.full(size, np.nan)
+            return np.minimum(col_dual[self.columns[name]], 0.0) * self.scale
+
         supply = data.supply[["source", "material", "period", "capacity", "approval"]].copy()
         supply["licensed_capacity"] = self.numbers.supply_limit
-        supply["buy"] = values("buy")
+        supply["buy"] = np.minimum(values("buy"), self.numbers.supply_limit)
         supply["unit_cost"] = self.numbers.buy_cost
-        supply["limit_dual"] = duals("supply_limit")
+        supply["limit_dual"] = bound_duals("buy")
 
         plants = data.plants[["plant", "period", "output", "capacity", "approval"]].copy()
         plants["licensed_capacity"] = self.numbers.plant_limit
-        plants["make"] = values("make")
+        plants["make"] = np.minimum(values("make"), self.numbers.plant_limit)
         plants["unit_cost"] = self.numbers.make_cost
-        plants["limit_dual"] = duals("plant_limit")
+        plants["limit_dual"] = bound_duals("make")
 
         products = data.demand[["product", "sector", "period", "units", "value_per_unit"]].copy()
         products["built"] = np.minimum(values("built"), self.numbers.demand_limit)
-        products["demand_dual"] = duals("demand_limit")
+        products["demand_dual"] = bound_duals("built")
 
         materials = pd.DataFrame(s.stock_keys, columns=["material", "period"])
         materials["stock"] = values("stock")
@@ -496,9 +508,9 @@ class AllocationModel:
 
         soft_rows = []
         for i, (material, period) in enumerate(s.stock_floor_keys):
-            soft_rows.append(("min_stock", material, period, self.numbers.stock_floor[i]))
+            soft_rows.append(("min_stock", material, period, self.numbers.stock_target[i]))
         for i, (product, period) in enumerate(s.service_floor_keys):
-            soft_rows.append(("min_service", product, period, self.numbers.service_floor[i]))
+            soft_rows.append(("min_service", product, period, self.numbers.service_target[i]))
         soft = pd.DataFrame(soft_rows, columns=["constraint", "item", "period", "target"])
         gaps = np.concatenate([values("stock_gap"), values("service_gap")]) if soft_rows else []
         soft["gap_share"] = gaps
@@ -537,54 +549,56 @@ class AllocationModel:
         if objective_scale(numbers) != self.scale:
             raise StructureChangedError("the new data needs another objective scale")
         old = self.numbers
-        highs = self.highs
 
-        for name in ("supply_limit", "plant_limit", "demand_limit"):
-            self._change_rows(name, getattr(old, name), getattr(numbers, name), upper=True)
+        self._change_upper("buy", old.supply_limit, numbers.supply_limit)
+        self._change_upper("make", old.plant_limit, numbers.plant_limit)
+        self._change_upper("built", old.demand_limit, numbers.demand_limit)
         self._change_rows("balance", old.balance_rhs, numbers.balance_rhs, equal=True)
-        self._change_rows("stock_floor", old.stock_floor, numbers.stock_floor, upper=False)
-        self._change_rows("service_floor", old.service_floor, numbers.service_floor, upper=False)
-        self._change_rows("fair_share", old.fair_rhs, numbers.fair_rhs, upper=False)
+        self._change_rows("service_floor", old.service_floor, numbers.service_floor)
+        self._change_rows("fair_share", old.fair_rhs, numbers.fair_rhs)
         for name, old_coef, new_coef in (
-            ("stock_floor", old.stock_floor, numbers.stock_floor),
-            ("service_gap", old.service_units, numbers.service_units),
+            ("stock_floor", old.stock_coef, numbers.stock_coef),
+            ("service_floor", old.service_coef, numbers.service_coef),
             ("fair_mu", old.fair_coef, numbers.fair_coef),
             ("product_use", old.product_use, numbers.product_use),
             ("recipe_use", old.recipe_use, numbers.recipe_use),
         ):
             rows, cols, sign = self.entries[name]
             for k in np.flatnonzero(old_coef != new_coef):
-                highs.changeCoeff(int(rows[k]), int(cols[k]), float(sign * new_coef[k]))
+                for highs in self.solvers.values():
+                    highs.changeCoeff(int(rows[k]), int(cols[k]), float(sign * new_coef[k]))
         self.numbers = numbers
         self.data = data
         new_costs = self._total_cost_vector()
-        if not np.array_equal(new_costs, self.costs["total_cost"]):
+        changed = np.flatnonzero(new_costs != self.costs["total_cost"])
+        if changed.size:
             self.costs["total_cost"] = new_costs
-            self._objective_in_highs = None
-        elif self.numbers.lost_value_if_nothing_built != old.lost_value_if_nothing_built:
-            self._objective_in_highs = None
+            self.highs.changeColsCost(changed.size, changed.astype(np.int32), new_costs[changed])
+        if numbers.lost_value_if_nothing_built != old.lost_value_if_nothing_built:
+            self.highs.changeObjectiveOffset(numbers.lost_value_if_nothing_built / self.scale)
+
+    def _change_upper(self, column: str, old: np.ndarray, new: np.ndarray) -> None:
+        changed = np.flatnonzero(old != new)
+        if changed.size == 0:
+            return
+        columns = self.columns[column][changed].astype(np.int32)
+        lower = np.zeros(changed.size)
+        upper = new[changed].astype(float)
+        for highs in self.solvers.values():
+            highs.changeColsBounds(columns.size, columns, lower, upper)
 
     def _change_rows(
-        self,
-        name: str,
-        old: np.ndarray,
-        new: np.ndarray,
-        *,
-        upper: bool = True,
-        equal: bool = False,
+        self, name: str, old: np.ndarray, new: np.ndarray, *, equal: bool = False
     ) -> None:
+        """New lower bounds (or both bounds, for equalities) of rows `name`."""
         changed = np.flatnonzero(old != new)
         if changed.size == 0:
             return
         rows = self.rows[name][changed].astype(np.int32)
         values = new[changed].astype(float)
-        if equal:
-            lower, upper_bound = values, values
-        elif upper:
-            lower, upper_bound = np.full(values.size, -INF), values
-        else:
-            lower, upper_bound = values, np.full(values.size, INF)
-        self.highs.changeRowsBounds(rows.size, rows, lower, upper_bound)
+        upper = values if equal else np.full(values.size, INF)
+        for highs in self.solvers.values():
+            highs.changeRowsBounds(rows.size, rows, values, upper)
 
     def _total_cost_vector(self) -> np.ndarray:
         n = self.numbers
@@ -617,7 +631,7 @@ def build_model(
     *,
     highs_options: dict[str, object] | None = None,
 ) -> AllocationModel:
-    """Build the LP of `data` and hand it to a fresh HiGHS object (not yet solved)."""
+    """Build the LP of `data` and hand it to fresh HiGHS objects, one per phase (not solved)."""
     if objective not in ("priority", "fair"):
         raise ValueError(f"objective must be 'priority' or 'fair', not {objective!r}")
     started = time.perf_counter()
@@ -632,7 +646,14 @@ def build_model(
         if gc_was_enabled:
             gc.enable()
 
-    column_position = {id(var): i for i, var in enumerate(info.columns)}
+    # The compiler drops columns with no coefficient anywhere (a product needing no
+    # material and worth nothing); they are put back, empty, so that every variable
+    # has a column and later data can give it coefficients.
+    all_vars = [v for component in model.component_objects(pyo.Var) for v in component.values()]
+    kept = {id(v) for v in info.columns}
+    dropped = [v for v in all_vars if id(v) not in kept]
+    variables = [*info.columns, *dropped]
+    column_position = {id(var): i for i, var in enumerate(variables)}
     row_position = {id(row.constraint): i for i, row in enumerate(info.rows)}
 
     def column_positions(component: pyo.Var) -> np.ndarray:
@@ -649,23 +670,16 @@ def build_model(
         columns["mu"] = column_positions(model.mu)
     rows = {
         name: row_positions(getattr(model, name))
-        for name in (
-            "supply_limit",
-            "plant_limit",
-            "demand_limit",
-            "balance",
-            "stock_floor",
-            "service_floor",
-        )
+        for name in ("balance", "stock_floor", "service_floor")
     }
     if hasattr(model, "violation_cap"):
         rows["violation_cap"] = row_positions(model.violation_cap)
     if hasattr(model, "fair_share"):
         rows["fair_share"] = row_positions(model.fair_share)
 
-    n_cols = len(info.columns)
-    lower = np.array([v.lb if v.lb is not None else -INF for v in info.columns], dtype=float)
-    upper = np.array([v.ub if v.ub is not None else INF for v in info.columns], dtype=float)
+    n_cols = len(variables)
+    lower = np.array([v.lb if v.lb is not None else -INF for v in variables], dtype=float)
+    upper = np.array([v.ub if v.ub is not None else INF for v in variables], dtype=float)
     row_lower = np.empty(len(info.rows))
     row_upper = np.empty(len(info.rows))
     rhs = np.asarray(info.rhs, dtype=float)
@@ -677,27 +691,35 @@ def build_model(
         else:
             row_lower[i], row_upper[i] = rhs[i], INF
 
+    def padded(vector: np.ndarray) -> np.ndarray:
+        return np.concatenate([vector, np.zeros(len(dropped))])
+
     objectives = [o.parent_component().name for o in info.objectives]
-    costs = {name: info.c[[k], :].toarray().ravel() for k, name in enumerate(objectives)}
+    costs = {name: padded(info.c[[k], :].toarray().ravel()) for k, name in enumerate(objectives)}
 
     matrix = info.A.tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(info.rows)
-    lp.col_cost_ = costs["total_cost"]
-    lp.offset_ = numbers.lost_value_if_nothing_built / objective_scale(numbers)
-    lp.col_lower_ = lower
-    lp.col_upper_ = upper
-    lp.row_lower_ = row_lower
-    lp.row_upper_ = row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data.astype(float)
-    highs = quiet_highs()
-    for key, value in (highs_options or {}).items():
-        highs.setOptionValue(key, value)
-    highs.passModel(lp)
+    indptr = np.concatenate([matrix.indptr, np.full(len(dropped), matrix.indptr[-1])])
+    scale = objective_scale(numbers)
+    solvers: dict[str, highspy.Highs] = {}
+    for phase in (p for p in PHASES if p in costs):
+        lp = highspy.HighsLp()
+        lp.num_col_ = n_cols
+        lp.num_row_ = len(info.rows)
+        lp.col_cost_ = costs[phase]
+        lp.offset_ = numbers.lost_value_if_nothing_built / scale if phase == "total_cost" else 0.0
+        lp.col_lower_ = lower
+        lp.col_upper_ = upper
+        lp.row_lower_ = row_lower
+        lp.row_upper_ = row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = indptr.astype(np.int32)
+        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = matrix.data.astype(float)
+        highs = quiet_highs()
+        for key, value in (highs_options or {}).items():
+            highs.setOptionValue(key, value)
+        highs.passModel(lp)
+        solvers[phase] = highs
     handed_at = time.perf_counter()
 
     allocation = AllocationModel(
@@ -706,8 +728,8 @@ def build_model(
         structure=structure,
         numbers=numbers,
         pyomo_model=model,
-        highs=highs,
-        scale=objective_scale(numbers),
+        solvers=solvers,
+        scale=scale,
         columns=columns,
         rows=rows,
         costs=costs,
@@ -725,10 +747,11 @@ def _coefficient_entries(model: AllocationModel) -> dict[str, tuple[np.ndarray, 
     stock_index = {key: i for i, key in enumerate(s.stock_keys)}
     product_position = {key: i for i, key in enumerate(s.product_keys)}
     plant_position = {key: i for i, key in enumerate(s.plant_keys)}
-    stock_floor_stock = np.arange(len(s.stock_floor_keys))
+    stock_of_floor = [stock_index[key] for key in s.stock_floor_keys]
+    built_of_floor = [product_position[key] for key in s.service_floor_keys]
     entries = {
-        "stock_floor": (rows["stock_floor"], cols["stock_gap"][stock_floor_stock], 1.0),
-        "service_gap": (rows["service_floor"], cols["service_gap"], 1.0),
+        "stock_floor": (rows["stock_floor"], cols["stock"][stock_of_floor], 1.0),
+        "service_floor": (rows["service_floor"], cols["built"][built_of_floor], 1.0),
         "fair_mu": (
             rows.get("fair_share", np.zeros(0, dtype=np.int64)),
             np.repeat(cols.get("mu", np.zeros(1, dtype=np.int64))[:1], len(s.fair_keys)),
