@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.errors import OutputError
 
+EXCEL_MAX_ROWS = 1_048_576
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 TITLE_FONT = Font(bold=True, size=14)
@@ -86,11 +87,17 @@ def table_name(sheet: str) -> str:
 
 def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
     """Write one table starting below an optional title; header frozen, widths fitted."""
-    first = 1
-    if sheet.title:
-        ws.cell(row=1, column=1, value=sheet.title).font = TITLE_FONT
-        first = 3
     frame = sheet.frame
+    title = sheet.title
+    room = EXCEL_MAX_ROWS - 3  # header and title lines
+    if len(frame) > room:
+        # A sheet holds 1,048,576 rows: keep the first ones and say so, rather than fail.
+        title = f"{title} (first {room:,} of {len(frame):,} rows)".strip()
+        frame = frame.iloc[:room]
+    first = 1
+    if title:
+        ws.cell(row=1, column=1, value=title).font = TITLE_FONT
+        first = 3
     columns = [str(c) for c in frame.columns]
     for j, name in enumerate(columns, start=1):
         cell = ws.cell(row=first, column=j, value=name)
