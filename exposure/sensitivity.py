@@ -13,6 +13,7 @@ Every function leaves the model holding the base data again.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,7 @@ from models.data import AllocationData
 BISECTION_STEPS = 12  # 1/4096 of the [0, 1] range: a hundredth of a percentage point
 LOST_VALUE_THRESHOLD = 0.01  # "lost value rises by more than 1% of the base"
 TOLERANCE = 1e-6
+BREAK_EVEN_BUDGET_SECONDS = 120.0
 LICENCE_COLUMNS = [
     "regime",
     "material",
@@ -180,8 +182,17 @@ def break_even_rate(
         return high, criterion
 
 
-def licence_table(model: AllocationModel, base: Solution, break_even: bool = True) -> pd.DataFrame:
-    """Per regime, material and period: approval, licensed tonnes, value of +1 pp, break-even."""
+def licence_table(
+    model: AllocationModel,
+    base: Solution,
+    break_even: bool = True,
+    budget_seconds: float = BREAK_EVEN_BUDGET_SECONDS,
+) -> pd.DataFrame:
+    """Per regime, material and period: approval, licensed tonnes, value of +1 pp, break-even.
+
+    Break-even rates cost about 14 warm re-solves each; past `budget_seconds`
+    the remaining ones are marked as skipped rather than holding the run up.
+    """
     data = model.data
     supply = base.supply.assign(
         regime=data.supply["regime"].to_numpy(),
@@ -220,8 +231,11 @@ def licence_table(model: AllocationModel, base: Solution, break_even: bool = Tru
         ["regime", "material", "period"], key=lambda s: s.map(order) if s.name == "period" else s
     ).reset_index(drop=True)
     rates, criteria = [], []
+    started = time.perf_counter()
     for record in table.itertuples():
-        if break_even:
+        if break_even and time.perf_counter() - started > budget_seconds:
+            rate, criterion = math.nan, f"skipped: over the {budget_seconds:g} s budget"
+        elif break_even:
             rate, criterion = break_even_rate(
                 model, record.regime, record.material, record.period, base
             )

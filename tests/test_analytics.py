@@ -540,3 +540,14 @@ def test_why_short_names_the_licence_of_a_licensed_plant(tmp_path: Path):
     # Without JP's licence nothing is made: the EV sector depends on it entirely.
     by_sector, _ = licence_dependency(run.model, run.solution)
     assert by_sector.set_index("regime").loc["JP", "licence_dependency"] == pytest.approx(1)
+
+
+def test_break_even_rates_past_the_budget_are_marked_skipped(tmp_path: Path):
+    from exposure.sensitivity import licence_table
+
+    result = run_workbook(
+        workbooks.write(workbooks.tiny(), tmp_path / "b.xlsx"), None, sensitivities=False
+    )
+    table = licence_table(result.model, result.solution, budget_seconds=-1.0)
+    assert table["break_even_rate"].isna().all()
+    assert table["criterion"].str.startswith("skipped").all()
