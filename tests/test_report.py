@@ -17,6 +17,14 @@ from exposure.schedule.report import ReportBusyError, pick_input, report_lock, r
 from tests import workbooks
 
 
+def runs_of(url: str, name: str = "tiny"):
+    history = History(url)
+    try:
+        return history.runs(name)
+    finally:
+        history.close()
+
+
 def write_config(folder: Path, text: str) -> Path:
     path = folder / "report.toml"
     path.write_text(text, encoding="utf-8")
@@ -75,7 +83,7 @@ def test_a_breached_threshold_exits_4_with_an_alert(tmp_path: Path):
     alerts = pd.read_excel(report, sheet_name="Alerts")
     assert alerts["breached"].tolist() == [True, False]
     assert alerts["value"].tolist() == pytest.approx([3500, 1.0])
-    runs = History(load_config(config).history).runs("tiny")
+    runs = runs_of(load_config(config).history)
     assert runs[0].status == "breached" and runs[0].exit_code == 4
 
 
@@ -122,7 +130,7 @@ def test_keep_prunes_the_oldest_reports(tmp_path: Path):
         assert invoke("report", str(config), "-q").exit_code == 0
     reports = sorted((tmp_path / "out").glob("tiny-*.xlsx"))
     assert len(reports) == 2
-    assert len(History(load_config(config).history).runs("tiny")) == 3
+    assert len(runs_of(load_config(config).history)) == 3
 
 
 def test_a_failing_run_leaves_no_report_and_is_recorded(tmp_path: Path):
@@ -135,7 +143,7 @@ def test_a_failing_run_leaves_no_report_and_is_recorded(tmp_path: Path):
     assert "Supply!D2" in result.output
     assert not list((tmp_path / "out").glob("*.xlsx"))
     assert not list((tmp_path / "out").glob("*.tmp"))
-    (run,) = History(load_config(config).history).runs("tiny")
+    (run,) = runs_of(load_config(config).history)
     assert run.status == "failed" and run.exit_code == 2
     assert "Supply!D2" in run.message
 
@@ -212,5 +220,5 @@ def test_history_works_against_postgresql(tmp_path: Path):
         tmp_path, f'name = "{name}"\ninput = "in.xlsx"\noutput_dir = "out"\nhistory = "{url}"\n'
     )
     assert invoke("report", str(config), "-q").exit_code == 0
-    runs = History(url).runs(name)
+    runs = runs_of(url, name)
     assert runs and runs[0].status == "ok"
