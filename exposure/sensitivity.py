@@ -194,23 +194,22 @@ def licence_table(
     the remaining ones are marked as skipped rather than holding the run up.
     """
     data = model.data
-    supply = base.supply.assign(
-        regime=data.supply["regime"].to_numpy(),
-        licence_row=data.supply.get(
-            "licence_row", pd.Series(np.nan, index=data.supply.index)
-        ).to_numpy(),
-        approval_cell=data.supply.get(
-            "approval_cell", pd.Series(None, index=data.supply.index)
-        ).to_numpy(),
-    )
+
+    def licence_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Regime, Licences row and approval cell of each row (blank where unknown)."""
+        return {
+            "regime": table["regime"].to_numpy(),
+            "licence_row": table.get(
+                "licence_row", pd.Series(np.nan, index=table.index)
+            ).to_numpy(),
+            "approval_cell": table.get(
+                "approval_cell", pd.Series(None, index=table.index)
+            ).to_numpy(),
+        }
+
+    supply = base.supply.assign(**licence_columns(data.supply))
     plants = base.plants.rename(columns={"output": "material", "make": "buy"}).assign(
-        regime=data.plants["regime"].to_numpy(),
-        licence_row=data.plants.get(
-            "licence_row", pd.Series(np.nan, index=data.plants.index)
-        ).to_numpy(),
-        approval_cell=data.plants.get(
-            "approval_cell", pd.Series(None, index=data.plants.index)
-        ).to_numpy(),
+        **licence_columns(data.plants)
     )
     rows = pd.concat([supply, plants], ignore_index=True)
     rows = rows[rows["regime"].notna() & rows["licence_row"].notna()]

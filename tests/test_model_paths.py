@@ -6,6 +6,7 @@ import pytest
 
 from models import AllocationData, SolveStatus, build_model
 from models.allocation import StructureChangedError
+from models.data import DEMAND_COLUMNS
 from tests.test_model_small import one_material
 
 
@@ -191,15 +192,7 @@ def test_values_from_a_phone_to_an_aircraft_solve_to_optimality():
                     ("MISSILE", "DEFENCE", 5000.0, 2.0e6),
                 ]
             ],
-            columns=[
-                "product",
-                "sector",
-                "period",
-                "units",
-                "value_per_unit",
-                "min_service",
-                "weight",
-            ],
+            columns=DEMAND_COLUMNS,
         ),
         intensity=pd.DataFrame(
             [

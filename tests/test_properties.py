@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from exposure.analytics import compute_exposure
 from models import AllocationData, build_model
+from models.data import DEMAND_COLUMNS
 
 PERIODS = ["t1", "t2"]
 MATERIALS = ["M1", "M2"]
@@ -58,15 +59,7 @@ def instances(draw: st.DrawFn) -> AllocationData:
         ),
         demand=pd.DataFrame(
             demand,
-            columns=[
-                "product",
-                "sector",
-                "period",
-                "units",
-                "value_per_unit",
-                "min_service",
-                "weight",
-            ],
+            columns=DEMAND_COLUMNS,
         ),
         intensity=pd.DataFrame(intensity, columns=["product", "material", "kg_per_unit"]),
     )
