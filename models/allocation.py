@@ -366,6 +366,7 @@ class AllocationModel:
     build_seconds: float
     handoff_seconds: float
     entries: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    _last_violation: float = 0.0
 
     @property
     def highs(self) -> highspy.Highs:
@@ -401,11 +402,34 @@ class AllocationModel:
         self, time_limit: float | None
     ) -> tuple[SolveStatus, float, float | None, float, int]:
         started = time.perf_counter()
+        phases = list(self.solvers)
+        if "violation" in self.solvers and self._last_violation == 0.0:
+            # Optimistic: the floors were all met last time, so first try holding the
+            # violation at zero and skip its phase; an infeasible cap means they no
+            # longer can be, and the phases run in full.
+            outcome = self._run(phases[1:], time_limit, started, violation_cap=0.0)
+            if outcome[0] is not SolveStatus.INFEASIBLE:
+                return outcome
+        outcome = self._run(phases, time_limit, started, violation_cap=None)
+        if outcome[0].ok:
+            self._last_violation = outcome[1]
+        return outcome
+
+    def _run(
+        self,
+        phases: list[str],
+        time_limit: float | None,
+        started: float,
+        violation_cap: float | None,
+    ) -> tuple[SolveStatus, float, float | None, float, int]:
         iterations = 0
-        violation = 0.0
+        violation = violation_cap or 0.0
         mu: float | None = None
         status = SolveStatus.OPTIMAL
-        for phase, highs in self.solvers.items():
+        if violation_cap is not None:
+            self._hold_violation(phases, violation_cap)
+        for position, phase in enumerate(phases):
+            highs = self.solvers[phase]
             if time_limit is None:
                 highs.setOptionValue("time_limit", INF)
             else:
@@ -419,20 +443,24 @@ class AllocationModel:
             if not status.ok:
                 break
             value = highs.getInfo().objective_function_value
-            later = list(self.solvers.values())[list(self.solvers).index(phase) + 1 :]
+            later = phases[position + 1 :]
             if phase == "violation":
                 violation = max(value, 0.0)
-                cap = violation * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
-                row = int(self.rows["violation_cap"][0])
-                for other in later:
-                    other.changeRowBounds(row, -INF, cap)
+                self._hold_violation(later, violation)
             elif phase == "max_shortfall_share":
                 mu = max(value, 0.0)
                 cap = mu * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
                 column = int(self.columns["mu"][0])
                 for other in later:
-                    other.changeColBounds(column, 0.0, min(cap, 1.0))
+                    self.solvers[other].changeColBounds(column, 0.0, min(cap, 1.0))
         return status, violation, mu, time.perf_counter() - started, iterations
+
+    def _hold_violation(self, phases: list[str], violation: float) -> None:
+        """Cap the soft-constraint violation at `violation` in the objects of `phases`."""
+        cap = violation * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
+        row = int(self.rows["violation_cap"][0])
+        for phase in phases:
+            self.solvers[phase].changeRowBounds(row, -INF, cap)
 
     def set_licensed_capacity(
         self, supply_limit: np.ndarray | None = None, plant_limit: np.ndarray | None = None
@@ -718,6 +746,10 @@ def build_model(
         highs = quiet_highs()
         for key, value in (highs_options or {}).items():
             highs.setOptionValue(key, value)
+        if phase == "violation":
+            # HiGHS 1.16's presolve was seen exhausting memory (>9 GB) on this phase at
+            # 300k columns; without it the phase solves in seconds.
+            highs.setOptionValue("presolve", "off")
         highs.passModel(lp)
         solvers[phase] = highs
     handed_at = time.perf_counter()

@@ -244,3 +244,24 @@ def test_warm_update_equals_a_cold_build():
     cold = build_model(changed).solve()
     assert warm.objective_value == pytest.approx(cold.objective_value, rel=1e-9, abs=1e-6)
     assert warm.products["built"].iloc[0] == pytest.approx(125)
+
+
+def test_floors_that_become_unreachable_after_an_update_are_still_reported():
+    # Solved first with every floor met (the next solve tries the cap at zero first),
+    # then supply drops below P2's floor: the optimistic solve is infeasible and the
+    # phases run in full.
+    model = build_model(one_material(min_service_p2=1.0))
+    first = model.solve()
+    assert first.violation == pytest.approx(0, abs=1e-9)
+    scarce = one_material(min_service_p2=1.0)
+    scarce.supply["capacity"] = [5.0, 10.0]
+    scarce.supply["approval"] = [1.0, 0.0]
+    model.update(scarce)
+    warm = model.solve()
+    cold = build_model(scarce).solve()
+    assert warm.violation == pytest.approx(0.5, abs=1e-6)
+    assert warm.violation == pytest.approx(cold.violation, abs=1e-9)
+    assert warm.objective_value == pytest.approx(cold.objective_value, rel=1e-9)
+    # and back: the floor is reachable again
+    model.update(one_material(min_service_p2=1.0))
+    assert model.solve().objective_value == pytest.approx(first.objective_value, rel=1e-9)
