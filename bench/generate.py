@@ -99,8 +99,12 @@ def lp_columns(data: AllocationData) -> int:
     t = len(data.periods)
     floors = int((data.materials["min_stock"] > 0).sum()) * t
     service = int((data.demand["min_service"] > 0).sum())
-    return len(data.supply) + len(data.plants) + len(data.demand) + len(data.materials) * t + (
-        floors + service
+    return (
+        len(data.supply)
+        + len(data.plants)
+        + len(data.demand)
+        + len(data.materials) * t
+        + (floors + service)
     )
 
 
@@ -125,15 +129,16 @@ def synthetic(n_variables: int, seed: int = 0, periods: int | None = None) -> Al
     n_pairs = max(int(budget * SUPPLY_SHARE), 2 * n_materials)
     n_plants = max(int(budget * PLANT_SHARE), len(MADE))
     product_columns = budget - n_pairs - n_plants
-    n_products = max(int(round(product_columns / (1 + FLOOR_SECTOR_SHARE))), 10)
+    n_products = max(round(product_columns / (1 + FLOOR_SECTOR_SHARE)), 10)
 
     # ---------------------------------------------------------------- products
     sector_names = list(SECTORS)
     floor_sectors = [s for s in sector_names if SECTORS[s][0] > 0]
     free_sectors = [s for s in sector_names if SECTORS[s][0] == 0]
-    n_floor = int(round(n_products * FLOOR_SECTOR_SHARE))
+    n_floor = round(n_products * FLOOR_SECTOR_SHARE)
     sectors = np.array(
-        list(rng.choice(floor_sectors, n_floor)) + list(rng.choice(free_sectors, n_products - n_floor))
+        list(rng.choice(floor_sectors, n_floor))
+        + list(rng.choice(free_sectors, n_products - n_floor))
     )
     rng.shuffle(sectors)
     products = np.array([f"J{i:06d}" for i in range(n_products)])
