@@ -115,7 +115,8 @@ def why_short_table(
                         for text, value, cell in limits(upstream, period, depth + 1)
                     )
         found.sort(key=lambda limit: -limit[1] if limit[1] == limit[1] else 0.0)
-        return tuple(found)
+        # The most valuable few of a union are among the most valuable few of its parts.
+        return tuple(found[:MAX_LIMITS])
 
     uses = data.intensity.groupby("product")["material"].apply(list).to_dict()
     rows = []
@@ -125,7 +126,7 @@ def why_short_table(
             price = prices.get((material, record.period), 0.0)
             if price <= TOLERANCE:
                 continue
-            found = limits(material, record.period)[:MAX_LIMITS] or (
+            found = limits(material, record.period) or (
                 ("no further supply, plant or stock of it", float("nan"), None),
             )
             for text, value, cell in found:
