@@ -233,7 +233,10 @@ def raw_lexicographic(
             current = phase
         if cold:
             highs.clearSolver()
-        highs.setOptionValue("presolve", "off" if phase in presolve_off else "choose")
+        # the violation phase runs without presolve, as the project does (HiGHS's presolve of
+        # it exhausts memory at 300k columns)
+        no_presolve = phase in presolve_off or phase == "violation"
+        highs.setOptionValue("presolve", "off" if no_presolve else "choose")
         highs.run()
         info = highs.getInfo()
         iterations += int(info.simplex_iteration_count)
