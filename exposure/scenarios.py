@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from exposure.errors import InputError, NotOptimalError
 from exposure.issues import Issue
@@ -107,10 +108,19 @@ def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, 
     changed.tables = dict(book.tables)
     problems: list[Issue] = []
     diff = []
-    scenarios_title = book.tables["Scenarios"].title if "Scenarios" in book.tables else "Scenarios"
+    scenarios = book.tables.get("Scenarios")
+    scenarios_title = scenarios.title if scenarios else "Scenarios"
+    scenario_columns = scenarios.column_index if scenarios else {}
     for edit in edits:
         if edit.sheet not in changed.tables:
-            problems.append(_edit_issue(scenarios_title, edit, f"the workbook has no {edit.sheet}"))
+            problems.append(
+                _edit_issue(
+                    scenarios_title,
+                    scenario_columns.get("sheet"),
+                    edit,
+                    f"the workbook has no {edit.sheet}",
+                )
+            )
             continue
         table = copy.copy(changed.tables[edit.sheet])
         frame = table.frame.copy()
@@ -119,6 +129,7 @@ def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, 
             problems.append(
                 _edit_issue(
                     scenarios_title,
+                    scenario_columns.get("match"),
                     edit,
                     f"scenario '{edit.scenario}': match {edit.match_text} selects no row of "
                     f"{edit.sheet}",
@@ -135,6 +146,7 @@ def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, 
                 problems.append(
                     _edit_issue(
                         scenarios_title,
+                        scenario_columns.get("value"),
                         edit,
                         f"scenario '{edit.scenario}' makes {edit.sheet} {edit.column} {new:g} "
                         f"at row {frame.at[index, ROW]}: {bad}",
@@ -148,14 +160,15 @@ def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, 
                 for k in SHEETS_BY_NAME[edit.sheet].key
                 if frame.at[index, k] is not None
             )
-            cell = table.cell(edit.column, row)
             place = (
-                f"{table.title}!{_letter(letter_cell)}{row}" if letter_cell else f"{table.title}"
+                f"{table.title}!{get_column_letter(letter_cell)}{row}"
+                if letter_cell
+                else table.title
             )
             diff.append(
                 {
                     "scenario": edit.scenario,
-                    "sheet": cell["sheet"],
+                    "sheet": table.title,
                     "cell": place,
                     "key": key,
                     "column": edit.column,
@@ -172,12 +185,6 @@ def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, 
     return changed, pd.DataFrame(diff, columns=columns)
 
 
-def _letter(column: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(column)
-
-
 def _invalid(kind: str, value: float) -> str | None:
     if not math.isfinite(value):
         return "not a finite number"
@@ -190,13 +197,14 @@ def _invalid(kind: str, value: float) -> str | None:
     return None
 
 
-def _edit_issue(title: str, edit: Edit, message: str) -> Issue:
+def _edit_issue(title: str, column: int | None, edit: Edit, message: str) -> Issue:
+    """A problem placed at the Scenarios cell (sheet, match or value) of the edit's row."""
     return Issue(
         code="scenario-edit",
         message=message,
         sheet=title,
         row=edit.row,
-        column=None,
+        column=column,
         hint="fix the match or value of this Scenarios row",
     )
 

@@ -63,7 +63,8 @@ def with_approval(
         mask &= supply["period"] == period
         plant_mask &= plants["period"] == period
     # Only materials the regime lists are controlled: rows it does not list keep approval 1.
-    mask &= supply["licence_row"].notna() if "licence_row" in supply else mask
+    if "licence_row" in supply:
+        mask &= supply["licence_row"].notna()
     if "licence_row" in plants:
         plant_mask &= plants["licence_row"].notna()
     supply.loc[mask, "approval"] = rate
