@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from exposure import metrics
 from exposure.origins import origin_table
 from exposure.why_short import why_short_table
 from models.allocation import Solution
@@ -39,19 +40,17 @@ class Exposure:
     dependency_by_product: pd.DataFrame | None = None
 
 
-def _share(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = numerator / denominator
-    return share.where(denominator > 0, 1.0)
-
-
 def product_table(solution: Solution) -> pd.DataFrame:
     products = solution.products.copy()
     products["built"] = products["built"].clip(upper=products["units"])
-    products["lost_units"] = (products["units"] - products["built"]).clip(lower=0)
-    products["service_level"] = _share(products["built"], products["units"])
+    products["lost_units"] = metrics.lost_units(products["units"], products["built"])
+    products["unit_service_level"] = metrics.unit_service_level(
+        products["units"], products["built"]
+    )
     products["demand_value"] = products["units"] * products["value_per_unit"]
-    products["lost_value"] = products["lost_units"] * products["value_per_unit"]
+    products["lost_value"] = metrics.lost_value(
+        products["units"], products["built"], products["value_per_unit"]
+    )
     return products[
         [
             "product",
@@ -60,7 +59,7 @@ def product_table(solution: Solution) -> pd.DataFrame:
             "units",
             "built",
             "lost_units",
-            "service_level",
+            "unit_service_level",
             "value_per_unit",
             "demand_value",
             "lost_value",
@@ -69,14 +68,16 @@ def product_table(solution: Solution) -> pd.DataFrame:
 
 
 def sector_table(products: pd.DataFrame, by_period: bool = True) -> pd.DataFrame:
+    """Per sector (and period): value demanded, built and lost [USD], value service level.
+
+    Units are not added across a sector's products: that would add aircraft to phones.
+    """
     keys = ["sector", "period"] if by_period else ["sector"]
     sectors = products.groupby(keys, sort=False, as_index=False)[
-        ["units", "built", "lost_units", "demand_value", "lost_value"]
+        ["demand_value", "lost_value"]
     ].sum()
-    sectors["service_level"] = _share(sectors["built"], sectors["units"])
-    sectors["value_served"] = _share(
-        sectors["demand_value"] - sectors["lost_value"], sectors["demand_value"]
-    )
+    sectors.insert(len(keys) + 1, "built_value", sectors["demand_value"] - sectors["lost_value"])
+    sectors["value_service_level"] = metrics.share(sectors["built_value"], sectors["demand_value"])
     return sectors
 
 
@@ -84,7 +85,7 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     supply = solution.supply.copy()
     for column in ("country", "regime"):
         supply[column] = data.supply[column].to_numpy() if column in data.supply else None
-    supply["use_pct"] = _share(supply["buy"], supply["licensed_capacity"])
+    supply["use_pct"] = metrics.share(supply["buy"], supply["licensed_capacity"])
     supply["value_per_t"] = -supply["limit_dual"]
     supply["value_per_pct_approval"] = -supply["limit_dual"] * supply["capacity"] / 100
     return supply[
@@ -108,7 +109,7 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
 
 def plant_table(solution: Solution) -> pd.DataFrame:
     plants = solution.plants.copy()
-    plants["use_pct"] = _share(plants["make"], plants["licensed_capacity"])
+    plants["use_pct"] = metrics.share(plants["make"], plants["licensed_capacity"])
     plants["value_per_t"] = -plants["limit_dual"]
     return plants.drop(columns=["limit_dual"])
 
@@ -255,13 +256,14 @@ def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
     supply = supply_table(solution, data)
     plants = plant_table(solution)
     soft = solution.soft.copy()
-    total_units = products["units"].sum()
     kpis = {
         "objective_value": solution.objective_value,
         "penalty": solution.violation,
         "demand_value": float(products["demand_value"].sum()),
         "lost_value": float(products["lost_value"].sum()),
-        "service_level": float(products["built"].sum() / total_units) if total_units else 1.0,
+        "value_service_level": metrics.value_service_level(
+            products["units"], products["built"], products["value_per_unit"]
+        ),
         "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }

@@ -331,7 +331,7 @@ def whatif(
     for name in ["base", *result.scenarios]:
         click.echo(
             f"{name}: lost value {usd(comparison.at['lost_value', name])}, "
-            f"service level {comparison.at['service_level', name]:.1%}"
+            f"value service level {comparison.at['value_service_level', name]:.1%}"
         )
     _finish(output, result.interrupted)
 
@@ -398,7 +398,7 @@ def sweep(
     for record in result.totals.itertuples():
         click.echo(
             f"{record.value:8.3f}: lost value {usd(record.lost_value)}, "
-            f"service level {record.service_level:.1%}"
+            f"value service level {record.value_service_level:.1%}"
         )
     _finish(output, result.interrupted)
 
@@ -549,7 +549,7 @@ def history(config: Path, as_json: bool, limit: int) -> None:
                     "input_file": run.input_file,
                     "input_sha256": run.input_sha256,
                     "lost_value": kpis.get(("base", "", "lost_value")),
-                    "service_level": kpis.get(("base", "", "service_level")),
+                    "value_service_level": kpis.get(("base", "", "value_service_level")),
                     "report_path": run.report_path,
                     "message": run.message,
                 }
@@ -564,9 +564,10 @@ def history(config: Path, as_json: bool, limit: int) -> None:
         return
     for row in rows:
         lost = usd(row["lost_value"]) if row["lost_value"] is not None else "-"
-        level = f"{row['service_level']:.1%}" if row["service_level"] is not None else "-"
+        level = row["value_service_level"]
+        level = f"{level:.1%}" if level is not None else "-"
         source = Path(row["input_file"]).name if row["input_file"] else "-"
         click.echo(
             f"{row['started_utc']}  {row['status']:<8}  {source:<28}  lost {lost:<16}  "
-            f"service {level}"
+            f"value service {level}"
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.workbook.workbook import Workbook
 
-from exposure.analytics import Exposure
+from exposure.analytics import Exposure, sector_table
 from exposure.issues import Issue
 from exposure.report.charts import bar_chart
 from exposure.report.excel import SheetData, write_workbook
@@ -42,7 +42,7 @@ def summary_table(exposure: Exposure, run: dict[str, object]) -> pd.DataFrame:
         ("objective_value", kpis["objective_value"], "USD: lost output value plus costs"),
         ("lost_value", kpis["lost_value"], "USD of output not built"),
         ("demand_value", kpis["demand_value"], "USD of output wanted"),
-        ("service_level", kpis["service_level"], "units built / units wanted"),
+        ("value_service_level", kpis["value_service_level"], "value built / value wanted"),
         ("purchase_cost", kpis["purchase_cost"], "USD"),
         ("penalty", kpis["penalty"], "sum of soft-constraint gap shares; 0 = all met"),
         ("soft_constraints_violated", kpis["soft_constraints_violated"], "see Warnings"),
@@ -64,10 +64,7 @@ def _dependency_columns(
 
 
 def sector_totals(exposure: Exposure) -> pd.DataFrame:
-    totals = exposure.sectors.groupby("sector", as_index=False, sort=False)[
-        ["units", "built", "lost_units", "demand_value", "lost_value"]
-    ].sum()
-    totals["service_level"] = (totals["built"] / totals["units"]).where(totals["units"] > 0, 1.0)
+    totals = sector_table(exposure.products, by_period=False)
     totals = totals.sort_values("lost_value", ascending=False).reset_index(drop=True)
     return _dependency_columns(totals, exposure.dependency_by_sector, ["sector"])
 
@@ -94,11 +91,11 @@ def add_summary_charts(book: Workbook) -> None:
             "E3",
             totals,
             columns["sector"],
-            [columns["service_level"]],
+            [columns["value_service_level"]],
             header,
             last,
-            "Service level by sector",
-            "share of units built",
+            "Value service level by sector",
+            "share of value built",
             number_format="0%",
         )
         bar_chart(

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from exposure import metrics
 from exposure.errors import InputError, NotOptimalError
 from exposure.issues import Issue
 from exposure.tables import approval_lookup, periods_of, to_model_data
@@ -232,28 +233,30 @@ class SectorIndex:
         )
 
     def kpis(self, built: np.ndarray) -> dict[str, np.ndarray]:
-        """Per sector: lost value [USD], service level (units), below min_service (bool)."""
+        """Per sector: lost value [USD], value service level, below min_service (bool)."""
         count = len(self.sectors)
-        lost_units = np.clip(self.units - built, 0, None)
-        lost_value = np.bincount(self.codes, lost_units * self.values, count)
-        units = np.bincount(self.codes, self.units, count)
-        built_units = np.bincount(self.codes, built, count)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            service = np.where(units > 0, built_units / units, 1.0)
+        lost_value, service = metrics.grouped_value_service_level(
+            self.codes, count, self.units, built, self.values
+        )
         short = built < self.floors - 1e-6 * (1 + self.floors)
         below = np.bincount(self.codes, short.astype(float), count) > 0
-        return {"lost_value": lost_value, "service_level": service, "below_min_service": below}
+        return {
+            "lost_value": lost_value,
+            "value_service_level": service,
+            "below_min_service": below,
+        }
 
 
 def headline(solution: QuickSolution, index: SectorIndex) -> dict[str, float]:
     """Workbook-level KPIs of one scenario."""
     per_sector = index.kpis(solution.built)
-    units = index.units.sum()
     return {
         "status": solution.status.value,
         "objective_value": solution.objective_value,
         "lost_value": float(per_sector["lost_value"].sum()),
-        "service_level": float(solution.built.sum() / units) if units else 1.0,
+        "value_service_level": metrics.value_service_level(
+            index.units, solution.built, index.values
+        ),
         "penalty": solution.violation,
     }
 
@@ -359,7 +362,7 @@ def _scenario_kpis(solution: QuickSolution, index: SectorIndex) -> dict[str, flo
     per_sector = index.kpis(solution.built)
     for i, sector in enumerate(index.sectors):
         kpis[f"lost_value {sector}"] = float(per_sector["lost_value"][i])
-        kpis[f"service_level {sector}"] = float(per_sector["service_level"][i])
+        kpis[f"value_service_level {sector}"] = float(per_sector["value_service_level"][i])
     return kpis
 
 
@@ -596,8 +599,8 @@ class Vary:
 
 @dataclass
 class SweepResult:
-    curve: pd.DataFrame  # value, sector, lost_value, service_level
-    totals: pd.DataFrame  # value, lost_value, service_level
+    curve: pd.DataFrame  # value, sector, lost_value, value_service_level
+    totals: pd.DataFrame  # value, lost_value, value_service_level
     interrupted: bool
 
 
@@ -654,17 +657,22 @@ def run_sweep(
         per_sector = index.kpis(units_built)
         for i, sector in enumerate(index.sectors):
             rows_out.append(
-                (value, sector, per_sector["lost_value"][i], per_sector["service_level"][i])
+                (
+                    value,
+                    sector,
+                    per_sector["lost_value"][i],
+                    per_sector["value_service_level"][i],
+                )
             )
         totals.append(
             (
                 value,
                 float(per_sector["lost_value"].sum()),
-                float(units_built.sum() / index.units.sum()) if index.units.sum() else 1.0,
+                metrics.value_service_level(index.units, units_built, index.values),
             )
         )
-    curve = pd.DataFrame(rows_out, columns=["value", "sector", "lost_value", "service_level"])
-    total = pd.DataFrame(totals, columns=["value", "lost_value", "service_level"])
+    curve = pd.DataFrame(rows_out, columns=["value", "sector", "lost_value", "value_service_level"])
+    total = pd.DataFrame(totals, columns=["value", "lost_value", "value_service_level"])
     return SweepResult(curve, total, interrupted)
 
 
@@ -744,7 +752,7 @@ def run_stress(
         kpis = index.kpis(units_built)
         lost[i], service[i], below[i] = (
             kpis["lost_value"],
-            kpis["service_level"],
+            kpis["value_service_level"],
             kpis["below_min_service"],
         )
     rows = []
@@ -760,10 +768,10 @@ def run_stress(
                 "lost_value_p90": float(np.percentile(values, 90)),
                 "lost_value_p95": float(np.percentile(values, 95)),
                 "lost_value_worst": float(np.max(values)),
-                "service_level_mean": float(np.mean(levels)),
-                "service_level_p50": float(np.percentile(levels, 50)),
-                "service_level_p5": float(np.percentile(levels, 5)),
-                "service_level_worst": float(np.min(levels)),
+                "value_service_level_mean": float(np.mean(levels)),
+                "value_service_level_p50": float(np.percentile(levels, 50)),
+                "value_service_level_p5": float(np.percentile(levels, 5)),
+                "value_service_level_worst": float(np.min(levels)),
                 "probability_below_min_service": float(np.mean(below[:, j])) if done else np.nan,
                 "shortfall_at_risk": float(np.percentile(values, 95)),
             }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exposure import metrics
+
 if TYPE_CHECKING:
     from exposure.pipeline import RunResult
 
@@ -23,22 +25,24 @@ def terminal_summary(result: RunResult) -> str:
     lines = [
         f"status: {result.solution.status.value} ({result.run_info['objective_mode']} objective)",
         f"lost value: {usd(kpis['lost_value'])} of {usd(kpis['demand_value'])} demanded "
-        f"(service level {kpis['service_level']:.1%})",
+        f"(value service level {kpis['value_service_level']:.1%})",
     ]
     products = exposure.products.groupby(["product", "sector"], as_index=False)[
         ["units", "built", "lost_value"]
     ].sum()
-    products["service_level"] = (products["built"] / products["units"]).fillna(1.0)
+    products["unit_service_level"] = metrics.unit_service_level(
+        products["units"], products["built"]
+    )
     worst = (
         products[products["units"] > 0]
-        .sort_values(["service_level", "lost_value"], ascending=[True, False])
+        .sort_values(["unit_service_level", "lost_value"], ascending=[True, False])
         .head(3)
     )
     if len(worst):
         lines.append("worst-served products:")
         for record in worst.itertuples():
             lines.append(
-                f"  {record.product} ({record.sector}): {record.service_level:.1%} served, "
+                f"  {record.product} ({record.sector}): {record.unit_service_level:.1%} served, "
                 f"{usd(record.lost_value)} lost"
             )
     lines += exposure_sentences(result)

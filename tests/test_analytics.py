@@ -411,12 +411,16 @@ def test_summary_charts_point_at_the_data(tiny_results: Path):
     charts = book["Summary"]._charts
     assert len(charts) == 3
     titles = ["".join(run.t for p in c.title.tx.rich.p for run in p.r) for c in charts]
-    assert titles == ["Service level by sector", "Lost value by sector", "Supply by origin country"]
+    assert titles == [
+        "Value service level by sector",
+        "Lost value by sector",
+        "Supply by origin country",
+    ]
 
     totals = book["Sector totals"]
     assert totals.max_row == 3  # header + S1, S2
     sectors = _column_range(totals, "sector")
-    for chart, column in zip(charts[:2], ["service_level", "lost_value"], strict=True):
+    for chart, column in zip(charts[:2], ["value_service_level", "lost_value"], strict=True):
         assert len(chart.series) == 1
         assert chart.series[0].val.numRef.f == _column_range(totals, column)
         assert category_range(chart.series[0]) == sectors
@@ -432,8 +436,8 @@ def test_summary_charts_point_at_the_data(tiny_results: Path):
     bought = dict(zip(by_country_frame["country"], by_country_frame["DY"], strict=True))
     assert bought == pytest.approx({"AU": 10, "CN": 3})
     levels = pd.read_excel(tiny_results, "Sector totals").set_index("sector")
-    assert levels.loc["S1", "service_level"] == pytest.approx(1)
-    assert levels.loc["S2", "service_level"] == pytest.approx(0.3)
+    assert levels.loc["S1", "value_service_level"] == pytest.approx(1)
+    assert levels.loc["S2", "value_service_level"] == pytest.approx(0.3)
     assert levels.loc["S2", "lost_value"] == pytest.approx(3500)
     assert levels.loc["S2", "licence_dependency_CN"] == pytest.approx(1)
     assert levels.loc["S1", "licence_dependency_CN"] == pytest.approx(0)

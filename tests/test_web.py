@@ -145,7 +145,7 @@ def test_valid_workbook_shows_kpis_charts_sentences_and_downloads(make_client, t
     saved = tmp_path / "results.xlsx"
     saved.write_bytes(results.content)
     sectors = pd.read_excel(saved, sheet_name="Sectors")
-    assert {"sector", "service_level", "lost_value"} <= set(sectors.columns)
+    assert {"sector", "value_service_level", "lost_value"} <= set(sectors.columns)
     assert sectors["lost_value"].sum() == pytest.approx(state["kpis"]["lost_value"], rel=1e-6)
 
     whatif = client.get(f"{location}/whatif.xlsx")
@@ -169,7 +169,7 @@ def test_raw_body_api_with_fair_objective_and_json(make_client, tmp_path):
     state = wait(client, body["url"])
     assert state["status"] == "done"
     assert state["downloads"] == [f"{body['url']}/results.xlsx"]
-    assert state["kpis"]["service_level"] == pytest.approx(1 - 7 / 20)
+    assert state["kpis"]["value_service_level"] == pytest.approx(1 - 7 / 20)
     stored = read_state(Path(client.app.state.settings.work_dir) / body["id"])  # type: ignore[attr-defined]
     assert stored is not None and stored["objective"] == "fair"
     bad = client.post(

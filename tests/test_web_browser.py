@@ -109,7 +109,7 @@ def test_reference_workbook_solves_and_results_download(page, base_url, tmp_path
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     sectors = pd.read_excel(saved, sheet_name="Sectors")
-    assert len(sectors) > 0 and "service_level" in sectors.columns
+    assert len(sectors) > 0 and "value_service_level" in sectors.columns
 
 
 def test_broken_workbook_dropped_on_the_page_names_the_bad_cell(page, base_url, tmp_path):

@@ -36,12 +36,13 @@ from exposure.issues import Issue
 
 METRICS = (
     "lost_value",
-    "service_level",
+    "value_service_level",
     "objective_value",
     "penalty",
     "shortfall_at_risk",
     "licence_dependency",
 )
+METRIC_ALIASES = {"service_level": "value_service_level"}
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -181,6 +182,9 @@ def load_config(path: str | Path) -> ReportConfig:
             problems.append(_issue(path, where, "must be a table"))
             continue
         metric, op, value = item.get("metric"), item.get("op"), item.get("value")
+        # Configs written before the headline became value-based keep working: the one
+        # service level a threshold can mean now is the value service level.
+        metric = METRIC_ALIASES.get(metric, metric)
         if metric not in METRICS:
             problems.append(
                 _issue(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from exposure import metrics
 from exposure.errors import (
     EXIT_OK,
     EXIT_THRESHOLD_BREACHED,
@@ -38,7 +39,7 @@ from exposure.workbook.validate import load_valid_workbook
 
 LOG = logging.getLogger("exposure.report")
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
-WORKBOOK_KPIS = ("lost_value", "service_level", "objective_value", "penalty")
+WORKBOOK_KPIS = ("lost_value", "value_service_level", "objective_value", "penalty")
 
 
 class ReportBusyError(ExposureError):
@@ -151,13 +152,16 @@ def threshold_value(
 ) -> float:
     """The value a threshold is compared with; InputError if it names nothing known."""
     if threshold.product:
-        if threshold.scenario != "base" or threshold.metric not in ("lost_value", "service_level"):
+        if threshold.scenario != "base" or threshold.metric not in (
+            "lost_value",
+            "value_service_level",
+        ):
             raise InputError(
                 [
                     Issue(
                         "bad-config",
                         f"threshold {threshold.describe()}: product "
-                        "thresholds take lost_value or service_level of the base",
+                        "thresholds take lost_value or value_service_level of the base",
                     )
                 ]
             )
@@ -174,7 +178,7 @@ def threshold_value(
             )
         if threshold.metric == "lost_value":
             return float(rows["lost_value"].sum())
-        return float(rows["built"].sum() / rows["units"].sum()) if rows["units"].sum() else 1.0
+        return metrics.value_service_level(rows["units"], rows["built"], rows["value_per_unit"])
     if threshold.metric == "licence_dependency":
         found = [
             v

@@ -117,7 +117,7 @@ def stacked_chart(
 def result_charts(charts: dict[str, list[dict[str, object]]]) -> list[tuple[str, str]]:
     """(heading, svg) for service level by sector, lost value by sector, supply by origin."""
     sectors = charts.get("sectors", [])
-    service = [(str(s["sector"]), float(s["service_level"])) for s in sectors]  # type: ignore[arg-type]
+    service = [(str(s["sector"]), float(s["value_service_level"])) for s in sectors]  # type: ignore[arg-type]
     lost = [(str(s["sector"]), float(s["lost_value"])) for s in sectors]  # type: ignore[arg-type]
     lost.sort(key=lambda r: -r[1])
     by_country: dict[str, list[tuple[str, float]]] = {}
@@ -128,9 +128,9 @@ def result_charts(charts: dict[str, list[dict[str, object]]]) -> list[tuple[str,
     origins = sorted(by_country.items(), key=lambda item: -sum(v for _, v in item[1]))
     return [
         (
-            "Service level by sector",
+            "Value service level by sector",
             bar_chart(
-                "Service level by sector (share of demanded units built)",
+                "Value service level by sector (share of demanded value built)",
                 service,
                 maximum=1.0,
                 fmt=lambda v: f"{v:.1%}",

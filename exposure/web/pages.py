@@ -229,7 +229,11 @@ def _done(job_id: str, state: dict[str, Any], settings: Settings) -> str:
     cards = [
         _kpi("value lost", usd(kpis.get("lost_value", 0.0)), "lost-value"),
         _kpi("value demanded", usd(kpis.get("demand_value", 0.0)), "demand-value"),
-        _kpi("service level (units built)", f"{kpis.get('service_level', 0.0):.1%}", "service"),
+        _kpi(
+            "value service level (value built)",
+            f"{kpis.get('value_service_level', 0.0):.1%}",
+            "service",
+        ),
         _kpi("purchase cost", usd(kpis.get("purchase_cost", 0.0)), "purchase-cost"),
         _kpi("objective (without penalty)", usd(kpis.get("objective_value", 0.0)), "objective"),
         _kpi(
@@ -274,7 +278,7 @@ def _whatif(job_id: str, whatif: dict[str, Any] | None) -> str:
     rows = "".join(
         f"<tr><td>{escape(r['scenario'])}</td><td>{escape(r['status'])}</td>"
         f"<td>{_maybe(r['lost_value'], usd)}</td>"
-        f"<td>{_maybe(r['service_level'], lambda v: f'{v:.1%}')}</td></tr>"
+        f"<td>{_maybe(r['value_service_level'], lambda v: f'{v:.1%}')}</td></tr>"
         for r in whatif.get("rows", [])
     )
     return f"""
@@ -282,7 +286,7 @@ def _whatif(job_id: str, whatif: dict[str, Any] | None) -> str:
 <p><a class="button" id="whatif" href="/jobs/{job_id}/whatif.xlsx">Download the scenario
 comparison workbook</a></p>
 <table id="scenarios"><thead><tr><th>Scenario</th><th>Status</th><th>Value lost</th>
-<th>Service level</th></tr></thead><tbody>{rows}</tbody></table>
+<th>Value service level</th></tr></thead><tbody>{rows}</tbody></table>
 """
 
 

@@ -58,15 +58,15 @@ def issue_rows(issues: list[Any]) -> list[dict[str, Any]]:
 
 
 def chart_data(result: Any) -> dict[str, Any]:
-    """Per-sector service level and lost value, and tonnes bought per origin country."""
+    """Per-sector value service level and lost value, and tonnes bought per origin country."""
+    from exposure.analytics import sector_table
+
     exposure = result.exposure
-    sectors = exposure.sectors.groupby("sector", sort=False, as_index=False)[
-        ["units", "built", "demand_value", "lost_value"]
-    ].sum()
+    sectors = sector_table(exposure.products, by_period=False)
     sector_rows = [
         {
             "sector": str(r.sector),
-            "service_level": float(r.built / r.units) if r.units > 0 else 1.0,
+            "value_service_level": float(r.value_service_level),
             "lost_value": float(r.lost_value),
             "demand_value": float(r.demand_value),
         }
@@ -186,7 +186,7 @@ def run_scenarios(
                 "scenario": name,
                 "status": str(column.get("status", "")),
                 "lost_value": _number(column.get("lost_value")),
-                "service_level": _number(column.get("service_level")),
+                "value_service_level": _number(column.get("value_service_level")),
             }
         )
     return {"file": True, "rows": rows}
