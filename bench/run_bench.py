@@ -69,6 +69,7 @@ from exposure.analytics import Exposure, compute_exposure
 from exposure.origins import origin_table
 from exposure.results import result_sheets, write_results
 from exposure.scenarios import LicenceMap
+from exposure.sensitivity import relief_table
 from exposure.why_short import why_short_table
 from models.allocation import (
     LEXICOGRAPHIC_ABSOLUTE_SLACK,
@@ -432,7 +433,7 @@ def exposure_without_why_short(solution: Solution, data: AllocationData) -> Expo
         plants=plants,
         materials=analytics.material_table(solution, data),
         binding=analytics.binding_summary(
-            analytics.binding_table(supply, plants, soft), list(data.periods)
+            relief_table(solution, data, None, None), soft, list(data.periods), None
         ),
         soft=soft,
         kpis={
@@ -440,7 +441,8 @@ def exposure_without_why_short(solution: Solution, data: AllocationData) -> Expo
             "penalty": solution.violation,
             "demand_value": float(products["demand_value"].sum()),
             "lost_value": float(products["lost_value"].sum()),
-            "service_level": float(products["built"].sum() / products["units"].sum()),
+            "value_service_level": 1
+            - float(products["lost_value"].sum() / products["demand_value"].sum()),
             "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
             "soft_constraints_violated": int((soft["gap_share"] > 1e-6).sum()),
         },
@@ -460,7 +462,13 @@ def exposure_and_writing(
     _, result["origins"] = timed(lambda: origin_table(solution, data))
     why, seconds, over = within(
         budget,
-        lambda: why_short_table(solution, data, partial.products, partial.materials),
+        lambda: why_short_table(
+            solution,
+            data,
+            partial.products,
+            partial.materials,
+            relief_table(solution, data, None, None),
+        ),
     )
     result["why_short"], result["why_short_cut"] = seconds, over
     if exposure is None:

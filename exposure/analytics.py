@@ -7,15 +7,25 @@ what one more tonne would save.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from exposure.origins import origin_table
+from exposure.origins import direct_dependency, origin_table
+from exposure.sensitivity import (
+    Resolver,
+    licence_dependency,
+    licence_levers,
+    licence_table,
+    material_values,
+    relief_table,
+)
+from exposure.text import usd
 from exposure.why_short import why_short_table
-from models.allocation import Solution
+from models.allocation import AllocationModel, Solution
 from models.data import AllocationData
 
 BINDING_TOLERANCE = 1e-6
@@ -36,8 +46,11 @@ class Exposure:
     origins: pd.DataFrame | None = None
     why_short: pd.DataFrame | None = None
     licences: pd.DataFrame | None = None
+    licence_levers: pd.DataFrame | None = None  # value of +1 pp per Licences row as typed
     dependency_by_sector: pd.DataFrame | None = None
     dependency_by_product: pd.DataFrame | None = None
+    seconds: float = 0.0  # time to compute every table, re-solves included
+    resolves: int = 0  # warm re-solves behind the "value of" figures
 
 
 def product_table(solution: Solution) -> pd.DataFrame:
@@ -86,8 +99,6 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     for column in ("country", "regime"):
         supply[column] = data.supply[column].to_numpy() if column in data.supply else None
     supply["use_pct"] = metrics.share(supply["buy"], supply["licensed_capacity"])
-    supply["value_per_t"] = -supply["limit_dual"]
-    supply["value_per_pct_approval"] = -supply["limit_dual"] * supply["capacity"] / 100
     return supply[
         [
             "source",
@@ -101,8 +112,6 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "buy",
             "use_pct",
             "unit_cost",
-            "value_per_t",
-            "value_per_pct_approval",
         ]
     ]
 
@@ -110,12 +119,17 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
 def plant_table(solution: Solution) -> pd.DataFrame:
     plants = solution.plants.copy()
     plants["use_pct"] = metrics.share(plants["make"], plants["licensed_capacity"])
-    plants["value_per_t"] = -plants["limit_dual"]
     return plants.drop(columns=["limit_dual"])
 
 
-def material_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
-    """Balance of each material and period: in = out, with the shadow price."""
+def material_table(
+    solution: Solution, data: AllocationData, values: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Balance of each material and period (in = out), with the value of one more tonne.
+
+    `values` (from `sensitivity.material_values`) holds re-solved values; without
+    it the column says "not computed" and the value is blank.
+    """
     keys = ["material", "period"]
     materials = solution.materials.copy()
     supplied = solution.supply.groupby(keys)["buy"].sum().rename("supplied")
@@ -123,9 +137,10 @@ def material_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     recipe_use = data.recipes.merge(solution.plants[["plant", "period", "make"]], on="plant")
     recipe_use["used"] = recipe_use["t_per_t"] * recipe_use["make"]
     used_by_plants = recipe_use.rename(columns={"input": "material"}).groupby(keys)["used"].sum()
-    product_use = data.intensity.merge(solution.products[["product", "period", "built"]])
-    product_use["used"] = product_use["kg_per_unit"] / 1000 * product_use["built"]
-    used_by_products = product_use.groupby(keys)["used"].sum()
+    product_use = metrics.material_use(
+        data.intensity, solution.products[["product", "period", "built"]]
+    )
+    used_by_products = product_use.groupby(keys)["tonnes"].sum()
 
     materials = materials.join(supplied, on=keys).join(made.rename("made"), on=keys)
     materials = materials.join(used_by_plants.rename("used_by_plants"), on=keys)
@@ -135,13 +150,20 @@ def material_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     initial = data.materials.set_index("material")["initial_stock"]
     opening = materials.groupby("material")["stock"].shift(1)
     materials["opening_stock"] = opening.fillna(materials["material"].map(initial))
-    materials["shadow_price"] = materials["balance_dual"]
+    if values is None:
+        materials["value_of_1t"] = np.nan
+        materials["penalty_change_1t"] = np.nan
+        materials["value_method"] = "not computed"
+    else:
+        materials = materials.merge(values, on=keys, how="left")
     materials["reading"] = [
-        f"one more tonne of {m} in {t} would save USD {p:,.0f}"
-        if p > BINDING_TOLERANCE
-        else f"{m} is not scarce in {t}"
-        for m, t, p in zip(
-            materials["material"], materials["period"], materials["shadow_price"], strict=True
+        _tonne_reading(m, t, v, p)
+        for m, t, v, p in zip(
+            materials["material"],
+            materials["period"],
+            materials["value_of_1t"],
+            materials["penalty_change_1t"],
+            strict=True,
         )
     ]
     return materials[
@@ -154,104 +176,149 @@ def material_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "used_by_plants",
             "used_by_products",
             "stock",
-            "shadow_price",
+            "value_of_1t",
+            "penalty_change_1t",
+            "value_method",
             "reading",
         ]
     ]
 
 
-def binding_table(supply: pd.DataFrame, plants: pd.DataFrame, soft: pd.DataFrame) -> pd.DataFrame:
-    """Constraints at their bound with a non-zero dual, ranked by |dual x right-hand side|."""
+def _tonne_reading(material: str, period: str, value: float, penalty: float) -> str:
+    if math.isnan(value):
+        return f"the value of one more tonne of {material} in {period} was not computed"
+    if penalty > BINDING_TOLERANCE:
+        return (
+            f"one more tonne of {material} in {period} first goes to meeting floors "
+            f"(penalty falls by {penalty:.4f}); the objective "
+            f"{'falls' if value >= 0 else 'rises'} by {usd(abs(value))}"
+        )
+    if value > BINDING_TOLERANCE:
+        return f"one more tonne of {material} in {period} would save {usd(value)}"
+    return f"{material} is not scarce in {period}"
+
+
+BINDING_COLUMNS = [
+    "constraint",
+    "item",
+    "periods",
+    "value_of_relief",
+    "penalty_change_relief",
+    "relief",
+    "input_cell",
+    "reading",
+]
+
+
+def binding_summary(
+    relief: pd.DataFrame, soft: pd.DataFrame, periods: list[str], resolver: Resolver | None
+) -> pd.DataFrame:
+    """One row per binding limit, in words, ranked by the value of relieving it.
+
+    A licence is relieved by +1 pp of approval, any other limit by +1% of its
+    capacity, in every period where it binds at once, and the whole procedure
+    re-solves: USD of objective saved, and the fall in penalty beside it.
+    """
     rows = []
-    at_limit = supply[
-        (supply["licensed_capacity"] - supply["buy"] <= BINDING_TOLERANCE * (1 + supply["buy"]))
-        & (supply["value_per_t"].abs() > BINDING_TOLERANCE)
-    ]
-    for record in at_limit.itertuples():
-        licensed = "licensed " if record.approval < 1 else ""
-        rows.append(
-            {
-                "constraint": "supply_limit",
-                "item": f"{record.material} supply from {record.source}",
-                "period": record.period,
-                "rhs": record.licensed_capacity,
-                "dual": record.value_per_t,
-                "reading": f"{record.material} {licensed}supply from {record.source} is exhausted "
-                f"in {record.period} ({record.licensed_capacity:,.1f} t); one more tonne is "
-                f"worth USD {record.value_per_t:,.0f}",
-            }
+    if not relief.empty:
+        relief = relief.assign(
+            item=[
+                f"{regime} licence for {material}"
+                if constraint == "licence"
+                else f"{material} supply from {name}"
+                if constraint == "supply_limit"
+                else f"plant {name}"
+                for constraint, name, regime, material in zip(
+                    relief["constraint"],
+                    relief["name"],
+                    relief["regime"],
+                    relief["material"],
+                    strict=True,
+                )
+            ]
         )
-    plants_at_limit = plants[
-        (plants["licensed_capacity"] - plants["make"] <= BINDING_TOLERANCE * (1 + plants["make"]))
-        & (plants["value_per_t"].abs() > BINDING_TOLERANCE)
-    ]
-    for record in plants_at_limit.itertuples():
-        rows.append(
-            {
-                "constraint": "plant_limit",
-                "item": record.plant,
-                "period": record.period,
-                "rhs": record.licensed_capacity,
-                "dual": record.value_per_t,
-                "reading": f"plant {record.plant} runs at capacity in {record.period} "
-                f"({record.licensed_capacity:,.1f} t of {record.output}); one more tonne of "
-                f"capacity is worth USD {record.value_per_t:,.0f}",
-            }
-        )
+        for (constraint, item), group in relief.groupby(["constraint", "item"], sort=False):
+            bound = [p for p in periods if p in set(group["period"])]
+            when = "in every period" if len(bound) == len(periods) else "in " + ", ".join(bound)
+            supply_rows = group.loc[group["kind"] == "supply", "position"].to_numpy(int)
+            plant_rows = group.loc[group["kind"] == "plant", "position"].to_numpy(int)
+            if resolver is None:
+                value, penalty = math.nan, math.nan
+            elif constraint == "licence":
+                change = resolver.raise_approval(supply_rows, plant_rows)
+                value, penalty = change.value, change.penalty_change
+            else:
+                change = resolver.raise_capacity(supply_rows, plant_rows)
+                value, penalty = change.value, change.penalty_change
+            step = "+1 pp of approval" if constraint == "licence" else "+1% of capacity"
+            if constraint == "licence":
+                reading = f"the {item} is used to its licensed limit {when}"
+            elif constraint == "supply_limit":
+                reading = f"{item} is exhausted {when}"
+            else:
+                reading = f"{item} runs at capacity {when}"
+            reading += _relief_words(step, value, penalty)
+            cells = [c for c in dict.fromkeys(group["input_cell"]) if isinstance(c, str)]
+            rows.append(
+                {
+                    "constraint": constraint,
+                    "item": item,
+                    "periods": ", ".join(bound),
+                    "value_of_relief": value,
+                    "penalty_change_relief": penalty,
+                    "relief": f"{step} {when}",
+                    "input_cell": ", ".join(cells),
+                    "reading": reading,
+                }
+            )
     for record in soft[soft["gap_share"] > BINDING_TOLERANCE].itertuples():
         rows.append(
             {
                 "constraint": record.constraint,
                 "item": record.item,
-                "period": record.period,
-                "rhs": record.target,
-                "dual": np.nan,
+                "periods": record.period,
+                "value_of_relief": np.nan,
+                "penalty_change_relief": np.nan,
+                "relief": "",
+                "input_cell": "",
                 "reading": f"{record.constraint} of {record.item} missed in {record.period} "
                 f"by {record.shortfall:,.1f}",
             }
         )
-    binding = pd.DataFrame(rows, columns=["constraint", "item", "period", "rhs", "dual", "reading"])
-    binding["value_at_stake"] = (binding["dual"] * binding["rhs"]).abs()
-    return binding.sort_values("value_at_stake", ascending=False, na_position="last").reset_index(
-        drop=True
-    )
+    frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)
+    return frame.sort_values(
+        "value_of_relief", ascending=False, kind="stable", na_position="last"
+    ).reset_index(drop=True)
 
 
-def binding_summary(binding: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """One row per binding constraint and item, naming the periods it binds in, in words."""
-    rows = []
-    for (constraint, item), group in binding.groupby(["constraint", "item"], sort=False):
-        bound = [p for p in periods if p in set(group["period"])]
-        when = "in every period" if len(bound) == len(periods) else "in " + ", ".join(bound)
-        stake = float(group["value_at_stake"].sum(min_count=1))
-        if constraint == "supply_limit":
-            reading = f"{item} is exhausted {when}"
-        elif constraint == "plant_limit":
-            reading = f"plant {item} runs at capacity {when}"
-        else:
-            reading = f"{constraint} of {item} is missed {when}"
-        if not math.isnan(stake) and stake > 0:
-            reading += f"; USD {stake:,.0f} of dual x limit at stake"
-        rows.append(
-            {
-                "constraint": constraint,
-                "item": item,
-                "periods": ", ".join(bound),
-                "max_dual": float(group["dual"].abs().max()),
-                "value_at_stake": stake,
-                "reading": reading,
-            }
+def _relief_words(step: str, value: float, penalty: float) -> str:
+    if math.isnan(value):
+        return ""
+    words = f"; {step} would save {usd(value)}"
+    if penalty > BINDING_TOLERANCE:
+        words = (
+            f"; {step} would first go to meeting floors (penalty falls by {penalty:.4f}) "
+            f"and raise the objective by {usd(-value)}"
+            if value < 0
+            else words + f" and cut the penalty by {penalty:.4f}"
         )
-    frame = pd.DataFrame(
-        rows, columns=["constraint", "item", "periods", "max_dual", "value_at_stake", "reading"]
-    )
-    return frame.sort_values("value_at_stake", ascending=False, na_position="last").reset_index(
-        drop=True
-    )
+    return words
 
 
-def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
-    """All result tables and headline KPIs of one solve (no re-solves: see `sensitivity`)."""
+def compute_exposure(
+    solution: Solution,
+    data: AllocationData,
+    model: AllocationModel | None = None,
+    *,
+    break_even: bool = True,
+) -> Exposure:
+    """All result tables and headline KPIs of one solve.
+
+    With `model` (the built model that gave `solution`), every "value of" figure
+    is measured by re-solving it (see `sensitivity`); without it those columns
+    say "not computed". The model is left holding the base numbers.
+    """
+    started = time.perf_counter()
     products = product_table(solution)
     supply = supply_table(solution, data)
     plants = plant_table(solution)
@@ -267,16 +334,42 @@ def compute_exposure(solution: Solution, data: AllocationData) -> Exposure:
         "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }
-    materials = material_table(solution, data)
-    return Exposure(
+    resolver = Resolver(model, solution) if model is not None else None
+    licences = levers = values = None
+    by_sector = by_product = None
+    if model is not None and resolver is not None:
+        licences = licence_table(model, solution, break_even=break_even, resolver=resolver)
+        levers = licence_levers(model, solution, resolver)
+        values = material_values(model, resolver)
+        by_sector, by_product = licence_dependency(model, solution)
+    materials = material_table(solution, data, values)
+    relief = relief_table(solution, data, resolver, licences)
+    direct = direct_dependency(solution, data)
+    exposure = Exposure(
         products=products,
         sectors=sector_table(products),
         supply=supply,
         plants=plants,
         materials=materials,
-        binding=binding_summary(binding_table(supply, plants, soft), list(data.periods)),
+        binding=binding_summary(relief, soft, list(data.periods), resolver),
         soft=soft,
         kpis=kpis,
         origins=origin_table(solution, data),
-        why_short=why_short_table(solution, data, products, materials),
+        why_short=why_short_table(solution, data, products, materials, relief),
+        licences=licences,
+        licence_levers=levers,
+        dependency_by_sector=_with_direct(by_sector, direct),
+        dependency_by_product=by_product,
     )
+    exposure.seconds = time.perf_counter() - started
+    exposure.resolves = resolver.resolves if resolver is not None else 0
+    return exposure
+
+
+def _with_direct(systemic: pd.DataFrame | None, direct: pd.DataFrame) -> pd.DataFrame | None:
+    """Both dependencies per sector and regime: direct (traced) and systemic (re-solved)."""
+    if systemic is None:
+        return None
+    frame = systemic.merge(direct, on=["sector", "regime"], how="left")
+    frame["licence_dependency_direct"] = frame["licence_dependency_direct"].fillna(0.0)
+    return frame

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pandas as pd
 
+from exposure import metrics
 from models.allocation import Solution
 from models.data import AllocationData
 
@@ -54,12 +55,25 @@ def _countries(frame: pd.DataFrame, id_column: str) -> list[str]:
     ]
 
 
-def pool_mixes(solution: Solution, data: AllocationData) -> dict[tuple[str, str], Mix]:
-    """For each (material, period): tonnes of (material, country) per tonne of its pool."""
+def pool_mixes(
+    solution: Solution,
+    data: AllocationData,
+    supply_origins: list[str] | None = None,
+    plant_origins: list[str] | None = None,
+) -> dict[tuple[str, str], Mix]:
+    """For each (material, period): tonnes of (material, origin) per tonne of its pool.
+
+    The origin of a supply or plant row is its country unless `supply_origins` and
+    `plant_origins` give another tag per row (e.g. the regime that licensed it).
+    """
     order = _material_order(data)
-    supply = solution.supply.assign(country=_countries(data.supply, "source"))
+    if supply_origins is None:
+        supply_origins = _countries(data.supply, "source")
+    if plant_origins is None:
+        plant_origins = _countries(data.plants, "plant")
+    supply = solution.supply.assign(country=supply_origins)
     bought = supply.groupby(["material", "period", "country"])["buy"].sum()
-    plants = solution.plants.assign(country=_countries(data.plants, "plant"))
+    plants = solution.plants.assign(country=plant_origins)
     recipes = data.recipes.groupby("plant")
     initial = data.materials.set_index("material")["initial_stock"]
     stocks = solution.materials.set_index(["material", "period"])["stock"]
@@ -94,6 +108,75 @@ def pool_mixes(solution: Solution, data: AllocationData) -> dict[tuple[str, str]
             mixes[material, period] = mix
             previous[material] = (float(stocks.get((material, period), 0.0)), mix)
     return mixes
+
+
+UNLICENSED = "unlicensed"
+
+
+def _licence_tags(frame: pd.DataFrame) -> list[str]:
+    """The regime whose Licences row a supply or plant row ships under, else UNLICENSED."""
+    if frame.empty or "licence_row" not in frame or "regime" not in frame:
+        return [UNLICENSED] * len(frame)
+    return [
+        str(regime) if isinstance(regime, str) and not pd.isna(row) else UNLICENSED
+        for regime, row in zip(frame["regime"], frame["licence_row"], strict=True)
+    ]
+
+
+def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:
+    """Per sector and regime: the share of its material that arrived through the regime's licences.
+
+    For each product row, the tonnes of each material it used are split by how
+    that material's pool was filled (bought or made under a regime's licence, or
+    not, with stock carried between periods); a product's share is its licensed
+    tonnes over all its tonnes, and a sector's share weighs its products by the
+    value they built. Columns: sector, regime, licence_dependency_direct.
+    """
+    mixes = pool_mixes(solution, data, _licence_tags(data.supply), _licence_tags(data.plants))
+    built = solution.products[["product", "sector", "period", "built", "value_per_unit"]]
+    use = metrics.material_use(data.intensity, built)
+    use = use[use["tonnes"] > 0]
+    rows = []
+    for record in use.itertuples():
+        mix = mixes.get((record.material, record.period), {})
+        for (content, tag), share in mix.items():
+            if content == record.material and tag != UNLICENSED:
+                rows.append(
+                    (record.sector, record.product, record.period, tag, record.tonnes * share)
+                )
+    columns = ["sector", "regime", "licence_dependency_direct"]
+    if use.empty:
+        return pd.DataFrame(columns=columns)
+    licensed = pd.DataFrame(rows, columns=["sector", "product", "period", "regime", "tonnes"])
+    product_tonnes = use.groupby(["sector", "product", "period"])["tonnes"].sum()
+    product_value = (
+        (built["built"] * built["value_per_unit"])
+        .groupby([built["sector"], built["product"], built["period"]])
+        .sum()
+    )
+    shares = licensed.groupby(["sector", "product", "period", "regime"])["tonnes"].sum()
+    frames = []
+    for regime in sorted(set(licensed["regime"])):
+        own = shares.xs(regime, level="regime").reindex(product_tonnes.index, fill_value=0.0)
+        weighted = (
+            (own / product_tonnes * product_value.reindex(product_tonnes.index))
+            .groupby(level="sector")
+            .sum()
+        )
+        total = product_value.reindex(product_tonnes.index).groupby(level="sector").sum()
+        direct = (weighted / total).where(total > 0, 0.0).clip(0, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sector": total.index,
+                    "regime": regime,
+                    "licence_dependency_direct": direct.to_numpy(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def origin_table(solution: Solution, data: AllocationData) -> pd.DataFrame:

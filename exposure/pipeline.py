@@ -15,7 +15,6 @@ from exposure.analytics import Exposure, compute_exposure
 from exposure.errors import NotOptimalError, UsageError
 from exposure.issues import Issue
 from exposure.results import write_results
-from exposure.sensitivity import licence_dependency, licence_table
 from exposure.tables import to_model_data
 from exposure.workbook.validate import load_valid_workbook
 from models.allocation import AllocationModel, ObjectiveMode, Solution, build_model
@@ -76,14 +75,6 @@ def versions() -> dict[str, str]:
         "pandas_version": version("pandas"),
         "openpyxl_version": version("openpyxl"),
     }
-
-
-def add_sensitivities(exposure: Exposure, model: AllocationModel, solution: Solution) -> None:
-    """Licence dependency and the Licences sheet, by warm re-solves of the built model."""
-    by_sector, by_product = licence_dependency(model, solution)
-    exposure.dependency_by_sector = by_sector
-    exposure.dependency_by_product = by_product
-    exposure.licences = licence_table(model, solution)
 
 
 def run_workbook(
@@ -164,11 +155,9 @@ def run_data(
         raise NotOptimalError(
             f"the solver did not reach an optimum: {solution.message}; no results written"
         )
-    exposure = compute_exposure(solution, data)
-    if sensitivities:
-        clock = time.perf_counter()
-        add_sensitivities(exposure, model, solution)
-        run_info["sensitivity_seconds"] = round(time.perf_counter() - clock, 4)
+    exposure = compute_exposure(solution, data, model if sensitivities else None)
+    run_info["analytics_seconds"] = round(exposure.seconds, 4)
+    run_info["resolves"] = exposure.resolves
     run_info["lost_value"] = exposure.kpis["lost_value"]
     if output is not None:
         created = started.replace(tzinfo=None)

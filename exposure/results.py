@@ -53,14 +53,22 @@ def summary_table(exposure: Exposure, run: dict[str, object]) -> pd.DataFrame:
 def _dependency_columns(
     frame: pd.DataFrame, dependency: pd.DataFrame | None, keys: list[str]
 ) -> pd.DataFrame:
-    """Add one `licence_dependency_<regime>` column per regime."""
+    """Add `licence_dependency_direct_<regime>` and `..._systemic_<regime>` per regime.
+
+    Direct: the share of the material that arrived through the regime's licences
+    (traced). Systemic: the share of built value lost if the regime approves
+    nothing and everything re-solves (other supply moves to where it is worth most).
+    """
     if dependency is None or dependency.empty:
         return frame
-    wide = dependency.pivot_table(
-        index=keys, columns="regime", values="licence_dependency", aggfunc="first"
-    )
-    wide.columns = [f"licence_dependency_{regime}" for regime in wide.columns]
-    return frame.merge(wide.reset_index(), on=keys, how="left")
+    for kind in ("direct", "systemic"):
+        column = f"licence_dependency_{kind}"
+        if column not in dependency:
+            continue
+        wide = dependency.pivot_table(index=keys, columns="regime", values=column, aggfunc="first")
+        wide.columns = [f"{column}_{regime}" for regime in wide.columns]
+        frame = frame.merge(wide.reset_index(), on=keys, how="left")
+    return frame
 
 
 def sector_totals(exposure: Exposure) -> pd.DataFrame:

@@ -1,13 +1,24 @@
-"""Licence sensitivities by re-solving the one model already built (design section 6).
+"""Every "value of" figure by re-solving the one model already built (design section 6).
 
-- licence dependency: the share of each sector's built value lost when a
-  regime's approval rates are all set to 0;
+A figure is the fall in `objective_value` (USD) when one input moves, with
+the fall in penalty (the soft-constraint violation V*) beside it, after the
+whole lexicographic procedure (soft floors first, fair mode, then cost)
+re-solves warm. Duals of the last phase are not used: they ignore that the
+first phase takes extra tonnes to meet floors, and in fair mode they price a
+level that the re-solve moves. What is measured:
+
+- value of +1 percentage point of approval of a licence entry (regime,
+  material, period), and of a whole Licences row (the lever a planner edits);
+- value of one more tonne of a material in a period;
+- value of relieving a limit: +1% of a capacity, or +1 pp of a licence;
+- licence dependency, systemic: the share of each sector's built value lost
+  when a regime's approval rates are all set to 0;
 - break-even approval rate: the rate of one regime-material-period below
   which some sector falls short of its min_service because of it (or, where
   no floor is at stake, below which lost value rises by more than 1%),
   found by bisection on warm re-solves.
 
-Every function leaves the model holding the base data again.
+Every function leaves the model holding the base numbers again.
 """
 
 from __future__ import annotations
@@ -16,18 +27,23 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from exposure.analytics import product_table
+from exposure import metrics
 from models.allocation import AllocationModel, Solution
 from models.data import AllocationData
 
+APPROVAL_STEP = 0.01  # one percentage point
+CAPACITY_STEP = 0.01  # one percent of a limit
 BISECTION_STEPS = 12  # 1/4096 of the [0, 1] range: a hundredth of a percentage point
 LOST_VALUE_THRESHOLD = 0.01  # "lost value rises by more than 1% of the base"
 TOLERANCE = 1e-6
+ROUND_OFF = 1e-9  # relative to the objective, and absolute for the penalty (a sum of shares)
 BREAK_EVEN_BUDGET_SECONDS = 120.0
+RESOLVE_METHOD = "re-solve of the whole procedure (warm)"
 LICENCE_COLUMNS = [
     "regime",
     "material",
@@ -37,13 +53,163 @@ LICENCE_COLUMNS = [
     "licensed_t",
     "used_t",
     "value_of_1pp",
+    "penalty_change_1pp",
+    "value_method",
     "break_even_rate",
     "criterion",
     "method",
     "approval_cell",
 ]
+LEVER_COLUMNS = [
+    "regime",
+    "material",
+    "periods",
+    "approval_cell",
+    "value_of_1pp",
+    "penalty_change_1pp",
+    "value_method",
+]
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one re-solve gave against the base: falls in objective [USD] and in penalty."""
+
+    value: float  # USD saved (base objective - new objective); NaN if the re-solve failed
+    penalty_change: float  # fall in penalty V* (sum of soft-constraint gap shares)
+    method: str
+
+
+class Resolver:
+    """Re-solves the built model with a few limits or balances moved, then moves them back.
+
+    Only numbers change (column bounds, row bounds), so HiGHS starts from the
+    previous basis; the model's data and structure are never touched.
+    """
+
+    def __init__(self, model: AllocationModel, base: Solution) -> None:
+        self.model = model
+        self.base = base
+        self.supply_limit = model.numbers.supply_limit.copy()
+        self.plant_limit = model.numbers.plant_limit.copy()
+        self.balance_rhs = model.numbers.balance_rhs.copy()
+        data = model.data
+        self.supply_capacity = data.supply["capacity"].to_numpy(float)
+        self.plant_capacity = data.plants["capacity"].to_numpy(float)
+        self.supply_approval = data.supply["approval"].to_numpy(float)
+        self.plant_approval = data.plants["approval"].to_numpy(float)
+        self.resolves = 0
+
+    def _solve(self) -> Change:
+        self.resolves += 1
+        try:
+            outcome = self.model.solve_quick()
+        finally:
+            self.model.set_licensed_capacity(self.supply_limit, self.plant_limit)
+            self.model.set_balance_rhs(self.balance_rhs)
+        if not outcome.status.ok:
+            return Change(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
+        value = self.base.objective_value - outcome.objective_value
+        penalty = self.base.violation - outcome.violation
+        # Differences at round-off level are no change: a planner should not read 2e-16.
+        if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
+            value = 0.0
+        if abs(penalty) <= ROUND_OFF:
+            penalty = 0.0
+        return Change(value, penalty, RESOLVE_METHOD)
+
+    def with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
+        """The change when licensed capacities [t] are `supply_limit` and `plant_limit`."""
+        self.model.set_licensed_capacity(supply_limit, plant_limit)
+        return self._solve()
+
+    def raise_approval(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, step: float = APPROVAL_STEP
+    ) -> Change:
+        """+`step` of approval (capped at 1) on the given supply and plant rows."""
+        supply = self.supply_approval.copy()
+        plants = self.plant_approval.copy()
+        supply[supply_rows] = np.minimum(supply[supply_rows] + step, 1.0)
+        plants[plant_rows] = np.minimum(plants[plant_rows] + step, 1.0)
+        if np.array_equal(supply, self.supply_approval) and np.array_equal(
+            plants, self.plant_approval
+        ):
+            return Change(0.0, 0.0, "approval already 100%")
+        return self.with_limits(self.supply_capacity * supply, self.plant_capacity * plants)
+
+    def raise_capacity(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, fraction: float = CAPACITY_STEP
+    ) -> Change:
+        """+`fraction` of the licensed capacity of the given supply and plant rows."""
+        supply = self.supply_limit.copy()
+        plants = self.plant_limit.copy()
+        supply[supply_rows] *= 1 + fraction
+        plants[plant_rows] *= 1 + fraction
+        return self.with_limits(supply, plants)
+
+    def add_tonne(self, stock_position: int, tonnes: float = 1.0) -> Change:
+        """`tonnes` more of one material arriving in one period (balance row of stock key)."""
+        rhs = self.balance_rhs.copy()
+        rhs[stock_position] -= tonnes
+        self.model.set_balance_rhs(rhs)
+        return self._solve()
+
+
+# --------------------------------------------------------------- licence rows
+def licensed_rows(data: AllocationData) -> pd.DataFrame:
+    """Supply and plant rows that take their approval from a Licences row.
+
+    Columns: kind (supply/plant), position (row in its table), regime, material,
+    period, capacity, approval, licence_row, approval_cell.
+    """
+    frames = []
+    tables = (("supply", data.supply, "material"), ("plant", data.plants, "output"))
+    for kind, table, material in tables:
+        if table.empty or "licence_row" not in table:
+            continue
+        controlled = table["regime"].notna() & table["licence_row"].notna()
+        rows = table.loc[controlled]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "position": np.flatnonzero(controlled.to_numpy()),
+                    "regime": rows["regime"].to_numpy(),
+                    "material": rows[material].to_numpy(),
+                    "period": rows["period"].to_numpy(),
+                    "capacity": rows["capacity"].to_numpy(float),
+                    "approval": rows["approval"].to_numpy(float),
+                    "licence_row": rows["licence_row"].to_numpy(),
+                    "approval_cell": rows.get(
+                        "approval_cell", pd.Series(None, index=rows.index)
+                    ).to_numpy(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=[
+                "kind",
+                "position",
+                "regime",
+                "material",
+                "period",
+                "capacity",
+                "approval",
+                "licence_row",
+                "approval_cell",
+            ]
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _positions(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    supply = group.loc[group["kind"] == "supply", "position"].to_numpy(int)
+    plants = group.loc[group["kind"] == "plant", "position"].to_numpy(int)
+    return supply, plants
+
+
+# ------------------------------------------------------------- dependency
 def with_approval(
     data: AllocationData,
     regime: str,
@@ -85,6 +251,7 @@ def restored(model: AllocationModel) -> Iterator[AllocationModel]:
 
 
 def solve_with(model: AllocationModel, data: AllocationData) -> Solution:
+    """Update the model to `data` and solve it in full (the independent check path)."""
     model.update(data)
     solution = model.solve()
     if not solution.status.ok:
@@ -93,51 +260,78 @@ def solve_with(model: AllocationModel, data: AllocationData) -> Solution:
 
 
 def regimes_of(data: AllocationData) -> list[str]:
-    regimes = pd.concat([data.supply.get("regime"), data.plants.get("regime")]).dropna()
-    return sorted(set(regimes))
+    """Regimes that some supply or plant row ships under."""
+    columns = [t["regime"] for t in (data.supply, data.plants) if "regime" in t]
+    return sorted({r for column in columns for r in column.dropna()})
+
+
+def _built_value(products: pd.DataFrame, built: np.ndarray) -> np.ndarray:
+    units = products["units"].to_numpy(float)
+    values = products["value_per_unit"].to_numpy(float)
+    return (units - metrics.lost_units(units, np.minimum(built, units))) * values
 
 
 def licence_dependency(model: AllocationModel, base: Solution) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(by sector, by product): share of built value lost when a regime approves nothing."""
+    """(by sector, by product): share of built value lost when a regime approves nothing.
+
+    This is the systemic dependency: everything re-solves, so supply from other
+    origins moves to where it is worth most. Regimes whose re-solve fails are
+    marked NaN rather than stopping the run.
+    """
     data = model.data
-    base_products = product_table(base)
-    keys = ["sector", "product"]
-    base_products["built_value"] = base_products["built"] * base_products["value_per_unit"]
-    base_value = base_products.groupby(keys, sort=False)["built_value"].sum()
+    resolver = Resolver(model, base)
+    products = base.products[["sector", "product", "units", "value_per_unit"]]
+    base_value = _built_value(products, base.products["built"].to_numpy(float))
+    licensed = licensed_rows(data)
     frames = []
-    with restored(model):
-        for regime in regimes_of(data):
-            zero = product_table(solve_with(model, with_approval(data, regime, 0.0)))
-            zero["built_value"] = zero["built"] * zero["value_per_unit"]
-            value = zero.groupby(keys, sort=False)["built_value"].sum()
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "regime": regime,
-                        "built_value": base_value,
-                        "built_value_without_regime": value.reindex(base_value.index).fillna(0),
-                    }
-                ).reset_index()
+    for regime in regimes_of(data):
+        supply_rows, plant_rows = _positions(licensed[licensed["regime"] == regime])
+        supply = resolver.supply_limit.copy()
+        plants = resolver.plant_limit.copy()
+        supply[supply_rows] = 0.0
+        plants[plant_rows] = 0.0
+        model.set_licensed_capacity(supply, plants)
+        try:
+            outcome = model.solve_quick()
+        finally:
+            model.set_licensed_capacity(resolver.supply_limit, resolver.plant_limit)
+        without = (
+            _built_value(products, outcome.built)
+            if outcome.status.ok
+            else np.full(len(products), np.nan)
+        )
+        frames.append(
+            products[["sector", "product"]].assign(
+                regime=regime, built_value=base_value, built_value_without_regime=without
             )
+        )
     columns = ["regime", "built_value", "built_value_without_regime"]
+    keys = ["sector", "product"]
     if not frames:
         empty = pd.DataFrame(columns=[*keys, *columns, "licence_dependency"])
         return empty.drop(columns="product"), empty
-    by_product = pd.concat(frames, ignore_index=True)
-    by_sector = by_product.groupby(["sector", "regime"], sort=False, as_index=False)[
+    rows = pd.concat(frames, ignore_index=True)
+    by_product = rows.groupby(["sector", "product", "regime"], sort=False, as_index=False)[
         ["built_value", "built_value_without_regime"]
-    ].sum()
+    ].sum(min_count=1)
+    by_sector = rows.groupby(["sector", "regime"], sort=False, as_index=False)[
+        ["built_value", "built_value_without_regime"]
+    ].sum(min_count=1)
     for frame in (by_product, by_sector):
         lost = (frame["built_value"] - frame["built_value_without_regime"]).clip(lower=0)
         frame["licence_dependency"] = (lost / frame["built_value"]).where(
             frame["built_value"] > 0, 0.0
         )
+        frame.loc[frame["built_value_without_regime"].isna(), "licence_dependency"] = np.nan
+        frame["licence_dependency_systemic"] = frame["licence_dependency"]
     return by_sector, by_product
 
 
-def _lost_value(solution: Solution) -> float:
-    products = product_table(solution)
-    return float(products["lost_value"].sum())
+# ------------------------------------------------------------ break-even rate
+def _lost_value(products: pd.DataFrame, built: np.ndarray) -> float:
+    units = products["units"].to_numpy(float)
+    values = products["value_per_unit"].to_numpy(float)
+    return float(metrics.lost_value(units, np.minimum(built, units), values).sum())
 
 
 def break_even_rate(
@@ -147,29 +341,57 @@ def break_even_rate(
 
     Criterion `min_service` when lowering this approval can break a sector's
     floor, else `lost_value+1%`. NaN when even 100% approval does not meet it;
-    0 when no rate does harm.
+    0 when no rate does harm; NaN with a `re-solve failed` criterion when a
+    re-solve cannot be completed.
     """
-    data = model.data
+    licensed = licensed_rows(model.data)
+    own = licensed[
+        (licensed["regime"] == regime)
+        & (licensed["material"] == material)
+        & (licensed["period"] == period)
+    ]
+    supply_rows, plant_rows = _positions(own)
+    supply_limit = model.numbers.supply_limit.copy()
+    plant_limit = model.numbers.plant_limit.copy()
+    supply_capacity = model.data.supply["capacity"].to_numpy(float)
+    plant_capacity = model.data.plants["capacity"].to_numpy(float)
+    products = base.products
 
-    def at(rate: float) -> Solution:
-        return solve_with(model, with_approval(data, regime, rate, material, period))
+    class ResolveFailedError(Exception):
+        pass
 
-    with restored(model):
+    def at(rate: float) -> tuple[float, float]:
+        """(violation, lost value) with this licence's approval at `rate`."""
+        supply = supply_limit.copy()
+        plants = plant_limit.copy()
+        supply[supply_rows] = supply_capacity[supply_rows] * rate
+        plants[plant_rows] = plant_capacity[plant_rows] * rate
+        model.set_licensed_capacity(supply, plants)
+        try:
+            outcome = model.solve_quick()
+        finally:
+            model.set_licensed_capacity(supply_limit, plant_limit)
+        if not outcome.status.ok:
+            raise ResolveFailedError(outcome.status.explain())
+        return outcome.violation, _lost_value(products, outcome.built)
+
+    try:
         full, none = at(1.0), at(0.0)
-        if none.violation > full.violation + TOLERANCE:
+        if none[0] > full[0] + TOLERANCE:
             criterion = "min_service"
 
-            def worse(s: Solution) -> bool:
-                return s.violation > full.violation + TOLERANCE
+            def worse(outcome: tuple[float, float]) -> bool:
+                return outcome[0] > full[0] + TOLERANCE
 
         else:
             criterion = "lost_value+1%"
-            limit = _lost_value(base) * (1 + LOST_VALUE_THRESHOLD) + TOLERANCE
-            if _lost_value(full) > limit:
+            limit = _lost_value(products, base.products["built"].to_numpy(float))
+            limit = limit * (1 + LOST_VALUE_THRESHOLD) + TOLERANCE
+            if full[1] > limit:
                 return math.nan, criterion
 
-            def worse(s: Solution) -> bool:
-                return _lost_value(s) > limit
+            def worse(outcome: tuple[float, float]) -> bool:
+                return outcome[1] > limit
 
         if not worse(none):
             return 0.0, criterion
@@ -181,55 +403,64 @@ def break_even_rate(
             else:
                 high = middle
         return high, criterion
+    except ResolveFailedError as failure:
+        return math.nan, f"re-solve failed: {failure}"
 
 
+# ------------------------------------------------------------ Licences sheet
 def licence_table(
     model: AllocationModel,
     base: Solution,
     break_even: bool = True,
     budget_seconds: float = BREAK_EVEN_BUDGET_SECONDS,
+    resolver: Resolver | None = None,
 ) -> pd.DataFrame:
     """Per regime, material and period: approval, licensed tonnes, value of +1 pp, break-even.
 
+    `value_of_1pp` is the fall in objective_value [USD] when the approval of that
+    entry rises by one percentage point and everything re-solves; `penalty_change_1pp`
+    the fall in penalty, non-zero when the extra tonnes first go to meeting floors.
     Break-even rates cost about 14 warm re-solves each; past `budget_seconds`
     the remaining ones are marked as skipped rather than holding the run up.
     """
     data = model.data
-
-    def licence_columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Regime, Licences row and approval cell of each row (blank where unknown)."""
-        return {
-            "regime": table["regime"].to_numpy(),
-            "licence_row": table.get(
-                "licence_row", pd.Series(np.nan, index=table.index)
-            ).to_numpy(),
-            "approval_cell": table.get(
-                "approval_cell", pd.Series(None, index=table.index)
-            ).to_numpy(),
-        }
-
-    supply = base.supply.assign(**licence_columns(data.supply))
-    plants = base.plants.rename(columns={"output": "material", "make": "buy"}).assign(
-        **licence_columns(data.plants)
-    )
-    rows = pd.concat([supply, plants], ignore_index=True)
-    rows = rows[rows["regime"].notna() & rows["licence_row"].notna()]
-    if rows.empty:
+    resolver = resolver or Resolver(model, base)
+    licensed = licensed_rows(data)
+    if licensed.empty:
         return pd.DataFrame(columns=LICENCE_COLUMNS)
-    rows["value_of_1pp"] = -rows["limit_dual"] * rows["capacity"] / 100
-    grouped = rows.groupby(["regime", "material", "period"], sort=False).agg(
-        approval_rate=("approval", "first"),
-        capacity=("capacity", "sum"),
-        licensed_t=("licensed_capacity", "sum"),
-        used_t=("buy", "sum"),
-        value_of_1pp=("value_of_1pp", "sum"),
-        approval_cell=("approval_cell", "first"),
-    )
-    table = grouped.reset_index()
+    flows = {
+        "supply": base.supply["buy"].to_numpy(float),
+        "plant": base.plants["make"].to_numpy(float),
+    }
+    licensed["used_t"] = [
+        flows[kind][position]
+        for kind, position in zip(licensed["kind"], licensed["position"], strict=True)
+    ]
+    licensed["licensed_t"] = licensed["capacity"] * licensed["approval"]
     order = {p: i for i, p in enumerate(data.periods)}
-    table = table.sort_values(
-        ["regime", "material", "period"], key=lambda s: s.map(order) if s.name == "period" else s
-    ).reset_index(drop=True)
+    rows = []
+    keys = ["regime", "material", "period"]
+    groups = licensed.groupby(keys, sort=False)
+    for (regime, material, period), group in sorted(
+        groups, key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 0))
+    ):
+        change = resolver.raise_approval(*_positions(group))
+        rows.append(
+            {
+                "regime": regime,
+                "material": material,
+                "period": period,
+                "approval_rate": float(group["approval"].iloc[0]),
+                "capacity": float(group["capacity"].sum()),
+                "licensed_t": float(group["licensed_t"].sum()),
+                "used_t": float(group["used_t"].sum()),
+                "value_of_1pp": change.value,
+                "penalty_change_1pp": change.penalty_change,
+                "value_method": change.method,
+                "approval_cell": group["approval_cell"].iloc[0],
+            }
+        )
+    table = pd.DataFrame(rows)
     rates, criteria = [], []
     started = time.perf_counter()
     for record in table.itertuples():
@@ -247,3 +478,150 @@ def licence_table(
     table["criterion"] = criteria
     table["method"] = "bisection on warm re-solves" if break_even else ""
     return table[LICENCE_COLUMNS]
+
+
+def licence_levers(model: AllocationModel, base: Solution, resolver: Resolver) -> pd.DataFrame:
+    """Value of +1 pp on each Licences row as typed: every period that row covers at once.
+
+    This is the lever a planner can pull (one input cell), and what a what-if that
+    adds 0.01 to that cell re-solves.
+    """
+    licensed = licensed_rows(model.data)
+    if licensed.empty:
+        return pd.DataFrame(columns=LEVER_COLUMNS)
+    order = {p: i for i, p in enumerate(model.data.periods)}
+    rows = []
+    for _, group in licensed.groupby("licence_row", sort=True):
+        change = resolver.raise_approval(*_positions(group))
+        periods = sorted(set(group["period"]), key=lambda p: order.get(p, 0))
+        every = len(periods) == len(model.data.periods) and len(periods) > 1
+        rows.append(
+            {
+                "regime": group["regime"].iloc[0],
+                "material": group["material"].iloc[0],
+                "periods": "every period" if every else ", ".join(map(str, periods)),
+                "approval_cell": group["approval_cell"].iloc[0],
+                "value_of_1pp": change.value,
+                "penalty_change_1pp": change.penalty_change,
+                "value_method": change.method,
+            }
+        )
+    return pd.DataFrame(rows, columns=LEVER_COLUMNS)
+
+
+# ----------------------------------------------------------- Materials sheet
+def material_values(model: AllocationModel, resolver: Resolver) -> pd.DataFrame:
+    """Per material and period: value of one more tonne [USD] and the fall in penalty."""
+    rows = []
+    for position, (material, period) in enumerate(model.structure.stock_keys):
+        change = resolver.add_tonne(position)
+        rows.append((material, period, change.value, change.penalty_change, change.method))
+    return pd.DataFrame(
+        rows,
+        columns=["material", "period", "value_of_1t", "penalty_change_1t", "value_method"],
+    )
+
+
+# ------------------------------------------------------- Binding and Why short
+RELIEF_COLUMNS = [
+    "kind",
+    "position",
+    "constraint",
+    "name",
+    "regime",
+    "material",
+    "period",
+    "limit_t",
+    "relief",
+    "value_of_relief",
+    "penalty_change_relief",
+    "value_method",
+    "input_cell",
+]
+BINDING_TOLERANCE = 1e-6
+
+
+def _at_limit(flow: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    return limit - flow <= BINDING_TOLERANCE * (1 + np.abs(flow))
+
+
+def relief_table(
+    solution: Solution,
+    data: AllocationData,
+    resolver: Resolver | None,
+    licences: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Every supply and plant row at its limit, with the value of relieving that limit.
+
+    A licensed row (approval below 1) is relieved by +1 pp of its licence entry
+    (the value of the Licences sheet, shared by the regime's rows of that
+    material and period); any other row by +1% of its capacity, re-solved.
+    Without a resolver the values are NaN ("not computed").
+    """
+    licence_value: dict[tuple, tuple[float, float, str]] = {}
+    if licences is not None:
+        for record in licences.itertuples():
+            licence_value[record.regime, record.material, record.period] = (
+                record.value_of_1pp,
+                record.penalty_change_1pp,
+                record.value_method,
+            )
+    rows = []
+    tables = (
+        ("supply", solution.supply, data.supply, "buy", "material", "source"),
+        ("plant", solution.plants, data.plants, "make", "output", "plant"),
+    )
+    for kind, result, table, flow, material_column, name_column in tables:
+        if result.empty:
+            continue
+        limit = result["licensed_capacity"].to_numpy(float)
+        at_limit = _at_limit(result[flow].to_numpy(float), limit)
+        licensed = (result["approval"].to_numpy(float) < 1) & (
+            table["licence_row"].notna().to_numpy()
+            if "licence_row" in table
+            else np.zeros(len(table), dtype=bool)
+        )
+        for position in np.flatnonzero(at_limit & ((limit > 0) | licensed)):
+            record = table.iloc[position]
+            material, period = record[material_column], record["period"]
+            if licensed[position]:
+                key = (record["regime"], material, period)
+                value, penalty, method = licence_value.get(
+                    key, (math.nan, math.nan, "not computed")
+                )
+                constraint = "licence"
+                relief = f"+1 pp of {record['regime']} approval for {material} in {period}"
+                cell = record.get("approval_cell")
+            else:
+                constraint = "supply_limit" if kind == "supply" else "plant_limit"
+                relief = f"+1% of {record[name_column]} capacity in {period}"
+                cell = record.get("capacity_cell")
+                if resolver is None:
+                    value, penalty, method = math.nan, math.nan, "not computed"
+                else:
+                    single = np.array([position])
+                    empty = np.zeros(0, dtype=int)
+                    change = (
+                        resolver.raise_capacity(single, empty)
+                        if kind == "supply"
+                        else resolver.raise_capacity(empty, single)
+                    )
+                    value, penalty, method = change.value, change.penalty_change, change.method
+            rows.append(
+                (
+                    kind,
+                    int(position),
+                    constraint,
+                    record[name_column],
+                    record.get("regime"),
+                    material,
+                    period,
+                    float(limit[position]),
+                    relief,
+                    value,
+                    penalty,
+                    method,
+                    None if pd.isna(cell) else cell,
+                )
+            )
+    return pd.DataFrame(rows, columns=RELIEF_COLUMNS)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from exposure import metrics
+from exposure.text import usd
+
+FLOOR_TOLERANCE = 1e-6
 
 if TYPE_CHECKING:
     from exposure.pipeline import RunResult
-
-
-def usd(value: float) -> str:
-    """USD 1.2 bn / 3.4 M / 5,600."""
-    if abs(value) >= 1e9:
-        return f"USD {value / 1e9:,.2f} bn"
-    if abs(value) >= 1e6:
-        return f"USD {value / 1e6:,.1f} M"
-    return f"USD {value:,.0f}"
 
 
 def terminal_summary(result: RunResult) -> str:
@@ -73,10 +68,12 @@ def exposure_sentences(result: RunResult) -> list[str]:
         if dependency is not None and not dependency.empty:
             own = dependency[dependency["sector"] == record.sector]
             if len(own):
-                top = own.sort_values("licence_dependency").iloc[-1]
+                top = own.sort_values("licence_dependency_direct").iloc[-1]
                 text += (
-                    f"; {top['licence_dependency']:.0%} of its built value depends on "
-                    f"{top['regime']} licences"
+                    f"; {top['licence_dependency_direct']:.0%} of its material came through "
+                    f"{top['regime']} licences, and it would lose "
+                    f"{top['licence_dependency_systemic']:.0%} of its built value if "
+                    f"{top['regime']} approved nothing (other supply moving to it)"
                 )
         lines.append(text + ".")
     lever = most_valuable_lever(result)
@@ -86,24 +83,50 @@ def exposure_sentences(result: RunResult) -> list[str]:
 
 
 def most_valuable_lever(result: RunResult) -> str | None:
-    """The licence (value of +1 pp) or supply (value of +1 t) worth most, in one sentence."""
+    """The licence row (+1 pp) worth most, by re-solve, in one sentence.
+
+    Ranked as the model ranks outcomes: the fall in penalty (floors met) first, then
+    USD saved; a lever whose extra tonnes first go to meeting floors says so. Where no
+    licence is worth anything, the material of which one more tonne is worth most.
+    """
     exposure = result.exposure
-    licences = exposure.licences
-    if licences is not None and not licences.empty:
-        by_material = licences.groupby(["regime", "material"], as_index=False)["value_of_1pp"].sum()
-        best = by_material.sort_values("value_of_1pp").iloc[-1]
-        if best["value_of_1pp"] > 0:
-            return (
-                f"most valuable lever: 1 percentage point more {best['regime']} approval for "
-                f"{best['material']} in every period would save {usd(best['value_of_1pp'])}."
+    licence_levers: list[tuple[float, float, str]] = []
+    if exposure.licence_levers is not None:
+        for record in exposure.licence_levers.itertuples():
+            where = f" ({record.approval_cell})" if isinstance(record.approval_cell, str) else ""
+            licence_levers.append(
+                (
+                    record.value_of_1pp,
+                    record.penalty_change_1pp,
+                    f"1 percentage point more {record.regime} approval for {record.material} "
+                    f"in {record.periods}{where}",
+                )
             )
-    supply = exposure.supply
-    if supply.empty:
+    tonnes = [
+        (r.value_of_1t, r.penalty_change_1t, f"one more tonne of {r.material} in {r.period}")
+        for r in exposure.materials.itertuples()
+    ]
+    for candidates in (licence_levers, tonnes):
+        found = _best_lever(candidates)
+        if found:
+            return found
+    return None
+
+
+def _best_lever(candidates: list[tuple[float, float, str]]) -> str | None:
+    candidates = [c for c in candidates if not math.isnan(c[0]) and not math.isnan(c[1])]
+    if not candidates:
         return None
-    best = supply.sort_values("value_per_t").iloc[-1]
-    if best["value_per_t"] <= 0:
-        return None
-    return (
-        f"most valuable lever: one more tonne of {best['material']} from {best['source']} in "
-        f"{best['period']} would save {usd(best['value_per_t'])}."
+    # The same order as the model's: meeting floors first, then money.
+    value, penalty, lever = max(
+        candidates, key=lambda c: (c[1] if c[1] > FLOOR_TOLERANCE else 0.0, c[0])
     )
+    if penalty > FLOOR_TOLERANCE:
+        return (
+            f"most valuable lever: {lever} would first go to meeting min_service or "
+            f"min_stock floors (penalty falls by {penalty:.4f}) and "
+            f"{'lower' if value >= 0 else 'raise'} the objective by {usd(abs(value))}."
+        )
+    if value <= FLOOR_TOLERANCE:
+        return None
+    return f"most valuable lever: {lever} would save {usd(value)}."

@@ -1,15 +1,20 @@
 """Why a product is short: the material that runs out and what limits that material.
 
-For each product and period with lost units, every material it uses with a
-positive shadow price is a cause; for each such material, the binding
-supplies, licences and plants that limit it are listed with the input cell
-they come from, following plants upstream to the inputs that limit them.
-The limits of a material in a period are worked out once and shared by every
-product that needs it; the `MAX_LIMITS` most valuable are listed.
+For each product and period with lost units, every material it uses that is
+scarce (one more tonne of it would save money or cut the penalty; the
+shadow price where no re-solve was made) is a cause; for each such material,
+the supplies, licences and plants at their limit are listed with the input
+cell they come from, following plants upstream to the inputs that limit them.
+Limits are ranked by the value of relieving them (USD of objective saved by
++1 pp of a licence or +1% of a capacity, re-solved), which is comparable
+across materials, unlike a price per tonne. The limits of a material in a
+period are worked out once and shared by every product that needs it; the
+`MAX_LIMITS` most valuable are listed.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from functools import cache
 
@@ -29,92 +34,80 @@ COLUMNS = [
     "lost_units",
     "lost_value",
     "material",
-    "shadow_price",
+    "value_of_1t",
     "limited_by",
-    "value_per_t",
+    "relief",
+    "value_of_relief",
     "input_cell",
 ]
 
-Limit = tuple[str, float, str | None]  # (reading, value per t, input cell)
+Limit = tuple[str, str, float, str | None]  # (reading, relief, value of relief, input cell)
 
 
-def _binding_supply(solution: Solution, data: AllocationData) -> dict[tuple, list[Limit]]:
-    supply = solution.supply.assign(
-        value_per_t=-solution.supply["limit_dual"],
-        capacity_cell=data.supply.get("capacity_cell"),
-        approval_cell=data.supply.get("approval_cell"),
-    )
-    found: dict[tuple, list[Limit]] = defaultdict(list)
-    for record in supply[supply["value_per_t"] > TOLERANCE].itertuples():
-        key = (record.material, record.period)
-        if record.approval < 1:
-            found[key].append(
-                (
-                    f"licence: {record.source} may ship {record.approval:.0%} of "
-                    f"{record.capacity:,.1f} t of {record.material}",
-                    record.value_per_t,
-                    record.approval_cell,
-                )
-            )
-        found[key].append(
-            (
-                f"supply: {record.source} capacity of {record.material} ({record.capacity:,.1f} t)",
-                record.value_per_t,
-                record.capacity_cell,
-            )
+def _rank(limit: Limit) -> float:
+    value = limit[2]
+    return -value if not math.isnan(value) else math.inf
+
+
+def _reading(record: pd.Series) -> str:
+    if record["constraint"] == "licence":
+        what = "ship" if record["kind"] == "supply" else "make"
+        return (
+            f"licence: {record['regime']} lets {record['name']} {what} only "
+            f"{record['limit_t']:,.1f} t of {record['material']}"
         )
-    return found
+    if record["kind"] == "supply":
+        return (
+            f"supply: {record['name']} capacity of {record['material']} "
+            f"({record['limit_t']:,.1f} t)"
+        )
+    return f"plant: {record['name']} capacity ({record['limit_t']:,.1f} t)"
 
 
 def why_short_table(
-    solution: Solution, data: AllocationData, products: pd.DataFrame, materials: pd.DataFrame
+    solution: Solution,
+    data: AllocationData,
+    products: pd.DataFrame,
+    materials: pd.DataFrame,
+    relief: pd.DataFrame,
 ) -> pd.DataFrame:
-    supply_limits = _binding_supply(solution, data)
-    plants = solution.plants.assign(
-        value_per_t=-solution.plants["limit_dual"],
-        capacity_cell=data.plants.get("capacity_cell"),
-        approval_cell=data.plants.get("approval_cell"),
-    )
+    """One row per short product, period, scarce material and limit behind it."""
+    limits_at: dict[tuple, list[Limit]] = defaultdict(list)
+    for _, record in relief.iterrows():
+        limits_at[record["material"], record["period"]].append(
+            (_reading(record), record["relief"], record["value_of_relief"], record["input_cell"])
+        )
     plants_by_output: dict[tuple, list] = defaultdict(list)
-    for record in plants.itertuples():
+    for record in solution.plants.itertuples():
         plants_by_output[record.output, record.period].append(record)
-    inputs_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for plant, material, t_per_t in zip(
-        data.recipes["plant"], data.recipes["input"], data.recipes["t_per_t"], strict=True
-    ):
-        inputs_of[plant].append((material, t_per_t))
-    prices = materials.set_index(["material", "period"])["shadow_price"].to_dict()
+    inputs_of: dict[str, list[str]] = defaultdict(list)
+    for plant, material in zip(data.recipes["plant"], data.recipes["input"], strict=True):
+        inputs_of[plant].append(material)
+    frame = materials.set_index(["material", "period"])
+    values = frame["value_of_1t"].to_dict()
+    penalties = frame["penalty_change_1t"].to_dict()
+    balance_dual = solution.materials.set_index(["material", "period"])["balance_dual"].to_dict()
+
+    def scarce(material: str, period: str) -> bool:
+        value = values.get((material, period), math.nan)
+        if math.isnan(value):  # no re-solve was made: fall back on the shadow price
+            return balance_dual.get((material, period), 0.0) > TOLERANCE
+        return value > TOLERANCE or penalties.get((material, period), 0.0) > TOLERANCE
 
     @cache
     def limits(material: str, period: str, depth: int = 0) -> tuple[Limit, ...]:
-        found = list(supply_limits.get((material, period), []))
-        for record in plants_by_output.get((material, period), []):
-            if record.value_per_t > TOLERANCE:
-                if record.approval < 1:
-                    found.append(
-                        (
-                            f"licence: plant {record.plant} may make {record.approval:.0%} of "
-                            f"{record.capacity:,.1f} t of {material}",
-                            record.value_per_t,
-                            record.approval_cell,
+        found = list(limits_at.get((material, period), []))
+        if depth < MAX_DEPTH:
+            for record in plants_by_output.get((material, period), []):
+                if record.make <= 0:
+                    continue
+                for upstream in inputs_of.get(record.plant, []):
+                    if scarce(upstream, period):
+                        found.extend(
+                            (f"{text} (input of {record.plant})", relief, value, cell)
+                            for text, relief, value, cell in limits(upstream, period, depth + 1)
                         )
-                    )
-                found.append(
-                    (
-                        f"plant: {record.plant} capacity ({record.licensed_capacity:,.1f} t)",
-                        record.value_per_t,
-                        record.capacity_cell,
-                    )
-                )
-            if depth >= MAX_DEPTH or (record.make <= 0 and record.value_per_t <= TOLERANCE):
-                continue
-            for upstream, _ in inputs_of.get(record.plant, []):
-                if prices.get((upstream, period), 0.0) > TOLERANCE:
-                    found.extend(
-                        (f"{text} (input of {record.plant})", value, cell)
-                        for text, value, cell in limits(upstream, period, depth + 1)
-                    )
-        found.sort(key=lambda limit: -limit[1] if limit[1] == limit[1] else 0.0)
+        found.sort(key=_rank)
         # The most valuable few of a union are among the most valuable few of its parts.
         return tuple(found[:MAX_LIMITS])
 
@@ -123,13 +116,12 @@ def why_short_table(
     short = products[products["lost_units"] > TOLERANCE * (1 + products["units"])]
     for record in short.itertuples():
         for material in uses.get(record.product, []):
-            price = prices.get((material, record.period), 0.0)
-            if price <= TOLERANCE:
+            if not scarce(material, record.period):
                 continue
             found = limits(material, record.period) or (
-                ("no further supply, plant or stock of it", float("nan"), None),
+                ("no further supply, plant or stock of it", "", math.nan, None),
             )
-            for text, value, cell in found:
+            for text, how_relieved, value, cell in found:
                 rows.append(
                     (
                         record.product,
@@ -138,8 +130,9 @@ def why_short_table(
                         record.lost_units,
                         record.lost_value,
                         material,
-                        price,
+                        values.get((material, record.period), math.nan),
                         text,
+                        how_relieved,
                         value,
                         cell,
                     )

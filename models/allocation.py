@@ -478,6 +478,16 @@ class AllocationModel:
             self._change_upper("make", self.numbers.plant_limit, plant_limit)
             self.numbers.plant_limit = plant_limit
 
+    def set_balance_rhs(self, balance_rhs: np.ndarray) -> None:
+        """Change only the right-hand sides of the balance rows [t], one per stock key.
+
+        Lowering the rhs of (m, t) by one is one more tonne of m arriving in t: the
+        re-solve behind "the value of one more tonne" (design section 6).
+        """
+        balance_rhs = np.asarray(balance_rhs, dtype=float)
+        self._change_rows("balance", self.numbers.balance_rhs, balance_rhs, equal=True)
+        self.numbers.balance_rhs = balance_rhs
+
     def _read_solution(
         self,
         status: SolveStatus,

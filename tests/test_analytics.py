@@ -17,11 +17,12 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from exposure.analytics import material_table, supply_table
+from exposure.analytics import compute_exposure
 from exposure.origins import INITIAL_STOCK, origin_table
 from exposure.pipeline import RunResult, run_workbook
 from exposure.sensitivity import (
     BISECTION_STEPS,
+    RESOLVE_METHOD,
     break_even_rate,
     licence_dependency,
     licence_table,
@@ -138,33 +139,36 @@ def floor_workbook() -> workbooks.Sheets:
     return sheets
 
 
-# ------------------------------------------------ 1. shadow prices vs finite differences
-def test_magnet_chain_shadow_prices_match_finite_differences():
+# ------------------------------------ 1. values of one more tonne vs independent re-solves
+def test_magnet_chain_values_of_one_more_tonne_match_independent_re_solves():
     # By hand: 1 t of Dy makes 100 t of magnet (0.01 t/t) = 100 motors of 10 USD, all costs 0.
     # One more t of DY saves 1000, of MAG 10; NdPr is slack (50 of 100 t used): 0.
     data = magnet_chain()
-    solution = build_model(data).solve()
+    model = build_model(data)
+    solution = model.solve()
     base = solution.objective_value
     assert base == pytest.approx(400 * 10)  # 400 of 500 motors lost
-    prices = material_table(solution, data).set_index("material")["shadow_price"]
-    assert prices["DY"] == pytest.approx(1000, rel=1e-6)
-    assert prices["MAG"] == pytest.approx(10, rel=1e-6)
-    assert prices["NDPR"] == pytest.approx(0, abs=1e-6)
+    exposure = compute_exposure(solution, data, model)
+    materials = exposure.materials.set_index("material")
+    assert materials["value_of_1t"].to_dict() == pytest.approx(
+        {"NDPR": 0.0, "DY": 1000.0, "MAG": 10.0}, abs=1e-6
+    )
+    assert set(materials["value_method"]) == {RESOLVE_METHOD}
     for material in ("NDPR", "DY", "MAG"):
-        perturbed = objective(with_extra_supply(data, material, "t1", DELTA))
-        assert prices[material] == pytest.approx(-(perturbed - base) / DELTA, rel=1e-6, abs=1e-6)
+        more = objective(with_extra_supply(data, material, "t1", 1.0))
+        assert materials.loc[material, "value_of_1t"] == pytest.approx(base - more, abs=1e-6)
     # The same through initial stock.
-    perturbed = objective(with_initial_stock(data, "DY", DELTA))
-    assert prices["DY"] == pytest.approx(-(perturbed - base) / DELTA, rel=1e-6)
+    more = objective(with_initial_stock(data, "DY", 1.0))
+    assert materials.loc["DY", "value_of_1t"] == pytest.approx(base - more)
 
-    # value_per_t of supply = -limit dual = what one more tonne of capacity saves:
-    # A (NdPr) is not exhausted (0), B (Dy) saves 1000 at zero cost.
-    supply = supply_table(solution, data)
-    assert list(supply["value_per_t"]) == pytest.approx([0.0, 1000.0], abs=1e-6)
-    for row in range(len(data.supply)):
-        perturbed = objective(with_capacity(data, row, DELTA))
-        expected = -(perturbed - base) / DELTA
-        assert supply.loc[row, "value_per_t"] == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    # Binding: B's Dy supply is exhausted; +1% of it (0.01 t) makes 1 more motor: 10 USD.
+    binding = exposure.binding.set_index("item")
+    relief = binding.loc["DY supply from B", "value_of_relief"]
+    assert relief == pytest.approx(10)
+    assert relief == pytest.approx(base - objective(with_capacity(data, 1, 0.01)))
+    assert "NDPR supply from A" not in binding.index  # not at its limit
+    # The model is left holding the base numbers.
+    assert model.solve().objective_value == pytest.approx(base)
 
 
 def test_two_period_shadow_prices_match_finite_differences():
@@ -182,13 +186,20 @@ def test_two_period_shadow_prices_match_finite_differences():
     perturbed = objective(with_initial_stock(data, "DY", DELTA))
     assert prices["t1"] == pytest.approx(-(perturbed - base) / DELTA, rel=1e-6)
 
-    supply = supply_table(solution, data).set_index("period")
-    assert supply.loc["t1", "value_per_t"] == pytest.approx(690, rel=1e-6)
-    assert supply.loc["t2", "value_per_t"] == pytest.approx(700, rel=1e-6)
-    for row, period in enumerate(data.supply["period"]):
-        perturbed = objective(with_capacity(data, row, DELTA))
-        expected = -(perturbed - base) / DELTA
-        assert supply.loc[period, "value_per_t"] == pytest.approx(expected, rel=1e-6)
+    # The reported values are re-solves, and the duals agree with them here (V* = 0,
+    # one tonne stays inside the basis): 790 in t1 (carried at 10 USD), 800 in t2.
+    model = build_model(data)
+    exposure = compute_exposure(model.solve(), data, model)
+    values = exposure.materials.set_index("period")["value_of_1t"]
+    assert values.to_dict() == pytest.approx({"t1": 790, "t2": 800})
+    # A's capacity binds in both periods; +1% of it at once (0.03 t in t1, 0.02 t in t2)
+    # is worth (790 - 100) x 0.03 + (800 - 100) x 0.02 = 34.7 USD.
+    binding = exposure.binding.set_index("item")
+    assert binding.loc["DY supply from A", "value_of_relief"] == pytest.approx(34.7)
+    both = with_capacity(with_capacity(data, 0, 0.03), 1, 0.02)
+    assert binding.loc["DY supply from A", "value_of_relief"] == pytest.approx(
+        base - objective(both)
+    )
 
 
 # ------------------------------------------------------------ 2. licence dependency
@@ -439,8 +450,12 @@ def test_summary_charts_point_at_the_data(tiny_results: Path):
     assert levels.loc["S1", "value_service_level"] == pytest.approx(1)
     assert levels.loc["S2", "value_service_level"] == pytest.approx(0.3)
     assert levels.loc["S2", "lost_value"] == pytest.approx(3500)
-    assert levels.loc["S2", "licence_dependency_CN"] == pytest.approx(1)
-    assert levels.loc["S1", "licence_dependency_CN"] == pytest.approx(0)
+    # Systemic (re-solve with CN at 0): S1 keeps everything, S2 loses everything.
+    assert levels.loc["S2", "licence_dependency_systemic_CN"] == pytest.approx(1)
+    assert levels.loc["S1", "licence_dependency_systemic_CN"] == pytest.approx(0)
+    # Direct (traced): the one Dy pool holds 3 CN-licensed tonnes of 13, whoever uses it.
+    assert levels.loc["S1", "licence_dependency_direct_CN"] == pytest.approx(3 / 13)
+    assert levels.loc["S2", "licence_dependency_direct_CN"] == pytest.approx(3 / 13)
 
 
 def test_licences_origins_and_why_short_sheets(tiny_results: Path):
@@ -471,31 +486,33 @@ def test_licences_origins_and_why_short_sheets(tiny_results: Path):
     )
     assert set(sheets["Origins"]["via"]) == {"DY"}
 
-    # P2 is short (7 units, 3500 USD) because DY (500 USD/t) is limited by the CN licence
-    # (Licences!D2, approval_rate of row 2) and by both supply capacities (Supply!D2, D3).
+    # P2 is short (7 units, 3500 USD) because DY (one more tonne: one more P2, 500 USD) is
+    # limited by the CN licence (Licences!D2: +1 pp = 0.1 t x (500 - 50) = 45 USD) and by
+    # AU's capacity (Supply!D3: +1% = 0.1 t x (500 - 100) = 40 USD), ranked by that value.
     why = sheets["Why short"]
     assert set(why["product"]) == {"P2"}
     assert (why["material"] == "DY").all()
-    assert why["shadow_price"].to_numpy() == pytest.approx(500)
+    assert why["value_of_1t"].to_numpy() == pytest.approx(500)
     assert why["lost_units"].to_numpy() == pytest.approx(7)
-    cells = dict(zip(why["input_cell"], why["value_per_t"], strict=True))
-    assert cells == pytest.approx({"Licences!D2": 450, "Supply!D2": 450, "Supply!D3": 400})
+    assert list(why["input_cell"]) == ["Licences!D2", "Supply!D3"]
+    assert list(why["value_of_relief"]) == pytest.approx([45, 40])
     licence = why[why["input_cell"] == "Licences!D2"]["limited_by"].iloc[0]
-    assert "CNX" in licence and "30%" in licence
+    assert "CNX" in licence and "CN" in licence and "3.0 t" in licence
 
 
-def test_binding_sheet_reads_the_exhausted_supplies(tiny_results: Path):
-    # Both sources are used up; CN's 3 licensed tonnes are worth 500 - 50 = 450 USD/t,
-    # AU's 10 t are worth 500 - 100 = 400 USD/t.
-    binding = pd.read_excel(tiny_results, "Binding").set_index("item")
-    assert set(binding.index) == {"DY supply from CNX", "DY supply from AUS"}
-    assert binding.loc["DY supply from CNX", "reading"].startswith(
-        "DY supply from CNX is exhausted in every period"
+def test_binding_sheet_ranks_limits_by_the_value_of_relieving_them(tiny_results: Path):
+    # Both sources are used up. +1 pp of the CN licence ships 0.1 t more, worth
+    # 500 - 50 = 450 USD/t: 45 USD; +1% of AU's 10 t is 0.1 t at 500 - 100: 40 USD.
+    binding = pd.read_excel(tiny_results, "Binding")
+    assert list(binding["item"]) == ["CN licence for DY", "DY supply from AUS"]
+    assert list(binding["value_of_relief"]) == pytest.approx([45, 40])
+    assert list(binding["constraint"]) == ["licence", "supply_limit"]
+    assert binding.loc[0, "reading"].startswith(
+        "the CN licence for DY is used to its licensed limit in every period; "
+        "+1 pp of approval would save USD 45"
     )
-    assert binding.loc["DY supply from CNX", "max_dual"] == pytest.approx(450)
-    assert binding.loc["DY supply from CNX", "value_at_stake"] == pytest.approx(450 * 3)
-    assert binding.loc["DY supply from AUS", "value_at_stake"] == pytest.approx(400 * 10)
-    assert (binding["constraint"] == "supply_limit").all()
+    assert binding.loc[1, "input_cell"] == "Supply!D3"
+    assert "dual" not in " ".join(binding["reading"])
 
 
 def licensed_plant_workbook() -> workbooks.Sheets:
@@ -533,14 +550,14 @@ def licensed_plant_workbook() -> workbooks.Sheets:
 
 
 def test_why_short_names_the_licence_of_a_licensed_plant(tmp_path: Path):
-    run = solved_workbook(licensed_plant_workbook(), tmp_path / "plant.xlsx")
+    run = run_workbook(workbooks.write(licensed_plant_workbook(), tmp_path / "plant.xlsx"))
     why = run.exposure.why_short
     assert set(why["product"]) == {"MOTOR"}
     assert why["lost_units"].to_numpy() == pytest.approx(450)
-    assert why["shadow_price"].to_numpy() == pytest.approx(10)
-    # Both the licence (Licences!D2, JP's approval_rate) and the capacity (Plants!D2) limit it.
-    cells = dict(zip(why["input_cell"], why["value_per_t"], strict=True))
-    assert cells == pytest.approx({"Licences!D2": 8.5, "Plants!D2": 8.5})
+    assert why["value_of_1t"].to_numpy() == pytest.approx(10)  # one more magnet, one more motor
+    # The licence (Licences!D2, JP's approval_rate) limits it: +1 pp is 1 t more, 8.5 USD/t.
+    cells = dict(zip(why["input_cell"], why["value_of_relief"], strict=True))
+    assert cells == pytest.approx({"Licences!D2": 8.5})
     # Without JP's licence nothing is made: the EV sector depends on it entirely.
     by_sector, _ = licence_dependency(run.model, run.solution)
     assert by_sector.set_index("regime").loc["JP", "licence_dependency"] == pytest.approx(1)

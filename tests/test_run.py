@@ -58,7 +58,8 @@ def test_run_writes_results_that_read_back(tiny_workbook: Path, tmp_path: Path):
     supply = sheets["Supply"].set_index("source")
     assert supply.loc["CNX", "licensed_capacity"] == pytest.approx(3)
     binding = sheets["Binding"]
-    assert any("CNX" in text and "exhausted" in text for text in binding["reading"])
+    assert any("CN licence" in text and "licensed limit" in text for text in binding["reading"])
+    assert any("AUS" in text and "exhausted" in text for text in binding["reading"])
 
 
 def test_results_balance_every_material(tiny_workbook: Path, tmp_path: Path):

@@ -133,7 +133,7 @@ def test_valid_workbook_shows_kpis_charts_sentences_and_downloads(make_client, t
     for kpi in ("kpi-lost-value", "kpi-demand-value", "kpi-service"):
         assert f'id="{kpi}"' in text
     assert text.count("<svg") == 3
-    for heading in ("Service level by sector", "Lost value by sector", "Supply by origin"):
+    for heading in ("Value service level by sector", "Lost value by sector", "Supply by origin"):
         assert heading in text
     assert "exposure 1:" in text and "exposure 3:" in text
     assert "most valuable lever" in text
