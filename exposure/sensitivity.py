@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import pandas as pd
 
@@ -43,7 +44,14 @@ LOST_VALUE_THRESHOLD = 0.01  # "lost value rises by more than 1% of the base"
 TOLERANCE = 1e-6
 ROUND_OFF = 1e-9  # relative to the objective, and absolute for the penalty (a sum of shares)
 BREAK_EVEN_BUDGET_SECONDS = 120.0
+# The "value of" re-solves of one run (beside break-even rates) stop here; the rest are
+# marked skipped rather than holding the run up. Licences come first, then materials,
+# dependency and the limits behind Binding and Why short.
+RESOLVE_BUDGET_SECONDS = 300.0
 RESOLVE_METHOD = "re-solve of the whole procedure (warm)"
+DUAL_METHOD = "dual, proven equal to the re-solve (priority, no floor missed, step in range)"
+# A step counts as inside the basis's range only with this much room to spare (relative).
+RANGE_MARGIN = 1e-9
 LICENCE_COLUMNS = [
     "regime",
     "material",
@@ -80,6 +88,23 @@ class Change:
     method: str
 
 
+UPPER = int(highspy.HighsBasisStatus.kUpper)
+BASIC = int(highspy.HighsBasisStatus.kBasic)
+
+
+@dataclass(frozen=True)
+class _Ranging:
+    """What HiGHS's ranging says of the base optimum of the cost phase (scaled objective)."""
+
+    objective: float
+    col_status: np.ndarray
+    row_status: np.ndarray
+    col_up_value: np.ndarray  # a column's upper bound may rise to here with the same basis
+    col_up_objective: np.ndarray  # ... where the objective is this
+    row_dn_value: np.ndarray  # a row's bounds may fall to here with the same basis
+    row_dn_objective: np.ndarray
+
+
 class Resolver:
     """Re-solves the built model with a few limits or balances moved, then moves them back.
 
@@ -87,9 +112,17 @@ class Resolver:
     previous basis; the model's data and structure are never touched.
     """
 
-    def __init__(self, model: AllocationModel, base: Solution) -> None:
+    def __init__(
+        self,
+        model: AllocationModel,
+        base: Solution,
+        budget_seconds: float = RESOLVE_BUDGET_SECONDS,
+    ) -> None:
         self.model = model
         self.base = base
+        self.budget_seconds = budget_seconds
+        self.started = time.perf_counter()
+        self._memo: dict[tuple, Change] = {}
         self.supply_limit = model.numbers.supply_limit.copy()
         self.plant_limit = model.numbers.plant_limit.copy()
         self.balance_rhs = model.numbers.balance_rhs.copy()
@@ -99,8 +132,82 @@ class Resolver:
         self.supply_approval = data.supply["approval"].to_numpy(float)
         self.plant_approval = data.plants["approval"].to_numpy(float)
         self.resolves = 0
+        self.shortcuts = 0
+        self._ranging = self._base_ranging()
+
+    def _base_ranging(self) -> _Ranging | None:
+        """HiGHS ranging of the base optimum, where a dual provably equals the re-solve.
+
+        That holds in priority mode with every floor met (V* = 0, which more supply keeps
+        at 0): the cost phase alone moves, and within the range of its basis its
+        objective is linear in one bound or right-hand side. Fair mode's levels and a
+        missed floor move with the input, so there every figure is re-solved.
+        """
+        if self.model.objective != "priority" or self.base.violation > TOLERANCE:
+            return None
+        highs = self.model.highs
+        status, ranging = highs.getRanging()
+        if status != highspy.HighsStatus.kOk or not ranging.valid:
+            return None
+        basis = highs.getBasis()
+        return _Ranging(
+            objective=float(highs.getInfo().objective_function_value),
+            col_status=np.array([int(s) for s in basis.col_status]),
+            row_status=np.array([int(s) for s in basis.row_status]),
+            col_up_value=np.asarray(ranging.col_bound_up.value_, dtype=float),
+            col_up_objective=np.asarray(ranging.col_bound_up.objective_, dtype=float),
+            row_dn_value=np.asarray(ranging.row_bound_dn.value_, dtype=float),
+            row_dn_objective=np.asarray(ranging.row_bound_dn.objective_, dtype=float),
+        )
+
+    def _shortcut(self, kind: str, index: int, old: float, new: float) -> Change | None:
+        """The change from moving one column's upper bound (kind "col") or one row's
+        bounds down (kind "row") from `old` to `new`, by the dual, where provably exact."""
+        ranging = self._ranging
+        if ranging is None or new == old:
+            return None
+        if kind == "col":
+            if ranging.col_status[index] != UPPER or new < old:
+                return None
+            end, end_objective = ranging.col_up_value[index], ranging.col_up_objective[index]
+            if not (math.isfinite(end) and math.isfinite(end_objective)):
+                return None  # no finite end to measure the slope with: re-solve
+            inside = old < end and new <= end - RANGE_MARGIN * max(1.0, abs(end))
+        else:
+            if ranging.row_status[index] == BASIC or new > old:
+                return None
+            end, end_objective = ranging.row_dn_value[index], ranging.row_dn_objective[index]
+            if not (math.isfinite(end) and math.isfinite(end_objective)):
+                return None
+            inside = old > end and new >= end + RANGE_MARGIN * max(1.0, abs(end))
+        if not inside:
+            return None
+        slope = (end_objective - ranging.objective) / (end - old)  # scaled objective per unit
+        self.shortcuts += 1
+        value = -slope * (new - old) * self.model.scale
+        if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
+            value = 0.0
+        return Change(value, 0.0, DUAL_METHOD)
+
+    def _single_column(
+        self, supply_limit: np.ndarray, plant_limit: np.ndarray
+    ) -> tuple[int, float, float] | None:
+        """(HiGHS column, old upper, new upper) when exactly one limit moves."""
+        moved_supply = np.flatnonzero(supply_limit != self.supply_limit)
+        moved_plants = np.flatnonzero(plant_limit != self.plant_limit)
+        if len(moved_supply) + len(moved_plants) != 1:
+            return None
+        if len(moved_supply):
+            i = int(moved_supply[0])
+            column = int(self.model.columns["buy"][i])
+            return column, float(self.supply_limit[i]), float(supply_limit[i])
+        i = int(moved_plants[0])
+        column = int(self.model.columns["make"][i])
+        return column, float(self.plant_limit[i]), float(plant_limit[i])
 
     def _solve(self) -> Change:
+        if time.perf_counter() - self.started > self.budget_seconds:
+            return Change(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
         self.resolves += 1
         try:
             outcome = self.model.solve_quick()
@@ -120,6 +227,26 @@ class Resolver:
 
     def with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
         """The change when licensed capacities [t] are `supply_limit` and `plant_limit`."""
+        moved = (
+            tuple(np.flatnonzero(supply_limit != self.supply_limit)),
+            tuple(np.flatnonzero(plant_limit != self.plant_limit)),
+        )
+        key = (
+            "limits",
+            moved,
+            tuple(supply_limit[list(moved[0])]),
+            tuple(plant_limit[list(moved[1])]),
+        )
+        if key not in self._memo:
+            self._memo[key] = self._with_limits(supply_limit, plant_limit)
+        return self._memo[key]
+
+    def _with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
+        single = self._single_column(supply_limit, plant_limit)
+        if single is not None:
+            found = self._shortcut("col", *single)
+            if found is not None:
+                return found
         self.model.set_licensed_capacity(supply_limit, plant_limit)
         return self._solve()
 
@@ -151,6 +278,12 @@ class Resolver:
         """`tonnes` more of one material arriving in one period (balance row of stock key)."""
         rhs = self.balance_rhs.copy()
         rhs[stock_position] -= tonnes
+        row = int(self.model.rows["balance"][stock_position])
+        found = self._shortcut(
+            "row", row, float(self.balance_rhs[stock_position]), rhs[stock_position]
+        )
+        if found is not None:
+            return found
         self.model.set_balance_rhs(rhs)
         return self._solve()
 
