@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from models.robust import RunOutcome, retry_cold, retryable, run_highs
+from models.robust import RunOutcome, retry_cold, retryable, run_cold, run_highs
 from models.status import SolveStatus
 
 INF = highspy.kHighsInf
@@ -120,12 +120,20 @@ def run_held(
     *,
     retry_verdicts: bool = True,
 ) -> RunOutcome:
-    """Run `highs` with the fixed items held; loosen the holds, then retry cold, if in trouble.
+    """Run `highs` with the fixed items held; if in trouble, rerun without presolve, then
+    loosen the holds, then retry cold.
 
     Holds are loosened on every object of `objects` and stay loosened for the later runs.
     """
     result = run_highs(highs, deadline, retry=False)
     held = np.flatnonzero(~np.isnan(outcome.floors) & (items.units > SMALLEST_ITEM))
+    if held.size and retryable(result.status) and highs.getOptionValue("presolve")[1] != "off":
+        # Exact holds leave a thin feasible set; presolve's reductions (and postsolve) were
+        # seen to turn it into "unknown" where the simplex alone solves it.
+        status, iterations = run_cold(highs, deadline, {"presolve": "off"})
+        result.status = status
+        result.iterations += iterations
+        result.retries.append("cold, presolve off")
     for slack in HOLD_SLACKS:
         if held.size == 0 or slack <= outcome.hold_slack or not retryable(result.status):
             continue

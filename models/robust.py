@@ -87,21 +87,28 @@ def retry_cold(highs: highspy.Highs, deadline: float | None, outcome: RunOutcome
             options: dict[str, object] = {"presolve": "on" if presolve == "off" else "off"}
         else:
             options = settings
-        saved = {key: highs.getOptionValue(key)[1] for key in options}
-        highs.clearSolver()
-        try:
-            for key, value in options.items():
-                highs.setOptionValue(key, value)
-            status, iterations = _attempt(highs, deadline)
-        finally:
-            for key, value in saved.items():
-                highs.setOptionValue(key, value)
+        status, iterations = run_cold(highs, deadline, options)
         outcome.retries.append(name)
         outcome.iterations += iterations
         outcome.status = status
         if status in NOT_RETRIED:
             break
     return outcome
+
+
+def run_cold(
+    highs: highspy.Highs, deadline: float | None, options: dict[str, object]
+) -> tuple[SolveStatus, int]:
+    """One run from scratch (basis and solution cleared) with `options` set for it only."""
+    saved = {key: highs.getOptionValue(key)[1] for key in options}
+    highs.clearSolver()
+    try:
+        for key, value in options.items():
+            highs.setOptionValue(key, value)
+        return _attempt(highs, deadline)
+    finally:
+        for key, value in saved.items():
+            highs.setOptionValue(key, value)
 
 
 def _attempt(highs: highspy.Highs, deadline: float | None) -> tuple[SolveStatus, int]:
