@@ -11,10 +11,12 @@ object is kept. What-if re-solves change bounds, costs and coefficients of
 that object in place, so HiGHS starts from the previous basis.
 
 Soft constraints and the `fair` mode are solved lexicographically: first the
-soft-constraint violation is minimised and capped, then (fair) the largest
-weighted shortfall share `mu`, then the cost. This is the limit of an
-infinitely big penalty, without the numerical trouble that a big-M penalty
-causes when values per unit already span eight orders of magnitude.
+soft-constraint violation is minimised and capped, then (fair) the leximin
+levels of the weighted shortfalls (`models/leximin.py`), then the cost. This is
+the limit of an infinitely big penalty, without the numerical trouble that a
+big-M penalty causes when values per unit already span eight orders of
+magnitude. Every HiGHS run is retried cold before trouble is reported
+(`models/robust.py`).
 """
 
 from __future__ import annotations
