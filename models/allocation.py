@@ -11,10 +11,12 @@ object is kept. What-if re-solves change bounds, costs and coefficients of
 that object in place, so HiGHS starts from the previous basis.
 
 Soft constraints and the `fair` mode are solved lexicographically: first the
-soft-constraint violation is minimised and capped, then (fair) the largest
-weighted shortfall share `mu`, then the cost. This is the limit of an
-infinitely big penalty, without the numerical trouble that a big-M penalty
-causes when values per unit already span eight orders of magnitude.
+soft-constraint violation is minimised and capped, then (fair) the leximin
+levels of the weighted shortfalls (`models/leximin.py`), then the cost. This is
+the limit of an infinitely big penalty, without the numerical trouble that a
+big-M penalty causes when values per unit already span eight orders of
+magnitude. Every HiGHS run is retried cold before trouble is reported
+(`models/robust.py`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from models.data import AllocationData
-from models.status import SolveStatus, from_highs
+from models.leximin import FairItems, LeximinOutcome, progressive_filling, run_held
+from models.robust import run_highs
+from models.status import SolveStatus
 
 ObjectiveMode = Literal["priority", "fair"]
 INF = highspy.kHighsInf
@@ -72,6 +76,7 @@ class Numbers:
     service_coef: np.ndarray  # 1 / units: service_floor rows are stated as shares of demand
     fair_rhs: np.ndarray  # units
     fair_coef: np.ndarray  # units / weight (coefficient of mu)
+    fair_weight: np.ndarray  # weight of the product row's sector (> 0)
     buy_cost: np.ndarray  # USD/t
     make_cost: np.ndarray  # USD/t
     built_value: np.ndarray  # USD/unit
@@ -168,6 +173,7 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         service_coef=1.0 / units[has_floor],
         fair_rhs=units if objective == "fair" else np.zeros(0),
         fair_coef=units / weights if objective == "fair" else np.zeros(0),
+        fair_weight=weights if objective == "fair" else np.zeros(0),
         buy_cost=supply["unit_cost"].astype(float).to_numpy(),
         make_cost=plants["unit_cost"].astype(float).to_numpy(),
         built_value=values,
@@ -225,7 +231,8 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
     model.stock_gap = pyo.Var(range(len(s.stock_floor_keys)), bounds=(0, 1))
     model.service_gap = pyo.Var(range(len(s.service_floor_keys)), bounds=(0, 1))
     if s.fair_keys:
-        model.mu = pyo.Var(bounds=(0, 1))
+        # No upper bound: a weighted shortfall reaches the weight, which may exceed 1.
+        model.mu = pyo.Var(bounds=(0, None))
 
     buy, make, built, stock = model.buy, model.make, model.built, model.stock
 
@@ -318,7 +325,7 @@ class Solution:
     status: SolveStatus
     objective_value: float  # USD, soft-constraint violation excluded
     violation: float  # sum of soft-constraint gap shares (0 = none violated)
-    max_shortfall_share: float | None  # mu of the fair mode
+    max_shortfall_share: float | None  # fair mode: the largest weighted shortfall (first level)
     supply: pd.DataFrame
     plants: pd.DataFrame
     products: pd.DataFrame
@@ -327,6 +334,8 @@ class Solution:
     solve_seconds: float
     iterations: int
     message: str = ""
+    # fair mode: the leximin level of each product row (weight x share short), like `products`
+    shortfall_levels: np.ndarray | None = None
 
 
 @dataclass
@@ -339,6 +348,7 @@ class QuickSolution:
     max_shortfall_share: float | None
     built: np.ndarray
     solve_seconds: float
+    shortfall_levels: np.ndarray | None = None  # fair mode, per product row
 
 
 PHASES = ("violation", "max_shortfall_share", "total_cost")
@@ -367,6 +377,11 @@ class AllocationModel:
     handoff_seconds: float
     entries: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
     _last_violation: float = 0.0
+    # What the last solve did beyond the plain phases: retries ("phase: how") and, in fair
+    # mode, the leximin levels and rounds.
+    last_retries: list[str] = field(default_factory=list)
+    last_levels: np.ndarray | None = None
+    last_leximin: LeximinOutcome | None = None
 
     @property
     def highs(self) -> highspy.Highs:
@@ -380,14 +395,16 @@ class AllocationModel:
         Options are reset on every call, so a time limit never leaks into the next solve.
         """
         status, violation, mu, seconds, iterations = self._run_phases(time_limit)
-        return self._read_solution(status, violation, mu, seconds, iterations)
+        return self._read_solution(
+            status, violation, mu, seconds, iterations, levels=self.last_levels
+        )
 
     def solve_quick(self, time_limit: float | None = None) -> QuickSolution:
         """Solve like `solve`, reading back only what scenario KPIs need (no tables)."""
         status, violation, mu, seconds, _ = self._run_phases(time_limit)
         if not status.ok:
             nan = np.full(len(self.columns["built"]), np.nan)
-            return QuickSolution(status, math.nan, violation, mu, nan, seconds)
+            return QuickSolution(status, math.nan, violation, mu, nan, seconds, self.last_levels)
         col_value = np.asarray(self.highs.getSolution().col_value)
         built = np.minimum(
             np.maximum(col_value[self.columns["built"]], 0.0), self.numbers.demand_limit
@@ -396,21 +413,22 @@ class AllocationModel:
             np.dot(self.costs["total_cost"], col_value) * self.scale
             + self.numbers.lost_value_if_nothing_built
         )
-        return QuickSolution(status, objective, violation, mu, built, seconds)
+        return QuickSolution(status, objective, violation, mu, built, seconds, self.last_levels)
 
     def _run_phases(
         self, time_limit: float | None
     ) -> tuple[SolveStatus, float, float | None, float, int]:
         started = time.perf_counter()
+        deadline = None if time_limit is None else started + time_limit
         phases = list(self.solvers)
         if "violation" in self.solvers and self._last_violation == 0.0:
             # Optimistic: the floors were all met last time, so first try holding the
             # violation at zero and skip its phase; an infeasible cap means they no
             # longer can be, and the phases run in full.
-            outcome = self._run(phases[1:], time_limit, started, violation_cap=0.0)
+            outcome = self._run(phases[1:], deadline, started, violation_cap=0.0)
             if outcome[0] is not SolveStatus.INFEASIBLE:
                 return outcome
-        outcome = self._run(phases, time_limit, started, violation_cap=None)
+        outcome = self._run(phases, deadline, started, violation_cap=None)
         if outcome[0].ok:
             self._last_violation = outcome[1]
         return outcome
@@ -418,42 +436,66 @@ class AllocationModel:
     def _run(
         self,
         phases: list[str],
-        time_limit: float | None,
+        deadline: float | None,
         started: float,
         violation_cap: float | None,
     ) -> tuple[SolveStatus, float, float | None, float, int]:
         iterations = 0
         violation = violation_cap or 0.0
         mu: float | None = None
+        self.last_levels = None
+        self.last_retries = []
         status = SolveStatus.OPTIMAL
-        if violation_cap is not None:
+        # In the optimistic probe an infeasible cap is an expected answer, not trouble.
+        probe = violation_cap is not None
+        if probe:
             self._hold_violation(phases, violation_cap)
+
+        leximin: LeximinOutcome | None = None
         for position, phase in enumerate(phases):
+            later = phases[position + 1 :]
+            if phase == "max_shortfall_share":
+                held = [self.solvers[other] for other in later]
+                leximin = progressive_filling(
+                    self.solvers[phase], held, self.fair_items, deadline, retry_verdicts=not probe
+                )
+                status = leximin.status
+                iterations += leximin.iterations
+                self.last_retries += [f"{phase}: {r}" for r in leximin.retries]
+                self.last_levels = leximin.levels
+                self.last_leximin = leximin
+                if not status.ok:
+                    break
+                mu = float(np.max(leximin.levels, initial=0.0))
+                continue
             highs = self.solvers[phase]
-            if time_limit is None:
-                highs.setOptionValue("time_limit", INF)
+            if leximin is None:
+                result = run_highs(highs, deadline, retry_verdicts=not probe)
             else:
-                # HiGHS compares its limit with the object's run time summed over every
-                # run(), so the limit is that total plus what this solve may still use.
-                remaining = max(time_limit - (time.perf_counter() - started), 0.0)
-                highs.setOptionValue("time_limit", highs.getRunTime() + remaining)
-            highs.run()
-            status = from_highs(highs.getModelStatus())
-            iterations += int(highs.getInfo().simplex_iteration_count)
+                # The cost phase, with every product row held at its leximin level.
+                result = run_held(
+                    highs, self.fair_items, leximin, [highs], deadline, retry_verdicts=not probe
+                )
+            status = result.status
+            iterations += result.iterations
+            self.last_retries += [f"{phase}: {r}" for r in result.retries]
             if not status.ok:
                 break
-            value = highs.getInfo().objective_function_value
-            later = phases[position + 1 :]
             if phase == "violation":
-                violation = max(value, 0.0)
+                violation = max(highs.getInfo().objective_function_value, 0.0)
                 self._hold_violation(later, violation)
-            elif phase == "max_shortfall_share":
-                mu = max(value, 0.0)
-                cap = mu * (1 + LEXICOGRAPHIC_RELATIVE_SLACK) + LEXICOGRAPHIC_ABSOLUTE_SLACK
-                column = int(self.columns["mu"][0])
-                for other in later:
-                    self.solvers[other].changeColBounds(column, 0.0, min(cap, 1.0))
         return status, violation, mu, time.perf_counter() - started, iterations
+
+    @property
+    def fair_items(self) -> FairItems:
+        """The fair rows of the held LP (fair mode only), aligned with the product rows."""
+        return FairItems(
+            rows=self.rows["fair_share"],
+            built=self.columns["built"],
+            mu=int(self.columns["mu"][0]),
+            units=self.numbers.fair_rhs,
+            weight=self.numbers.fair_weight,
+        )
 
     def _hold_violation(self, phases: list[str], violation: float) -> None:
         """Cap the soft-constraint violation at `violation` in the objects of `phases`."""
@@ -495,6 +537,7 @@ class AllocationModel:
         mu: float | None,
         seconds: float,
         iterations: int,
+        levels: np.ndarray | None = None,
     ) -> Solution:
         s = self.structure
         data = self.data
@@ -572,8 +615,14 @@ class AllocationModel:
             soft=soft,
             solve_seconds=seconds,
             iterations=iterations,
-            message=status.explain(),
+            message=self._message(status),
+            shortfall_levels=levels,
         )
+
+    def _message(self, status: SolveStatus) -> str:
+        if not self.last_retries:
+            return status.explain()
+        return f"{status.explain()} (after retries: {'; '.join(self.last_retries)})"
 
     # ---------------------------------------------------------------- update
     def update(self, data: AllocationData) -> None:
