@@ -225,6 +225,18 @@ def whatif_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Solver time limit per scenario, seconds.",
             ),
             click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+            click.option(
+                "--jobs",
+                type=click.IntRange(min=1),
+                help="Local worker processes (default: 1, this process; each worker builds "
+                "the model once from the checked tables).",
+            ),
+            click.option(
+                "--scheduler",
+                metavar="ADDRESS",
+                help="Run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
+                "(start it with `dask scheduler` and `dask worker ADDRESS`).",
+            ),
         ]
     ):
         command = option(command)
@@ -287,6 +299,8 @@ def whatif(
     overwrite: bool,
     time_limit: float | None,
     quiet: bool,
+    jobs: int | None,
+    scheduler: str | None,
     objective: str,
 ) -> None:
     """Solve the base and every scenario of the Scenarios sheet, side by side.
@@ -302,7 +316,9 @@ def whatif(
     count = len(names) if names else len(scenario_edits(book))
     started = time.perf_counter()
     with progress_bar(count, quiet, "scenarios") as advance:
-        result = run_whatif(book, objective, list(names) or None, advance, time_limit)
+        result = run_whatif(
+            book, objective, list(names) or None, advance, time_limit, jobs, scheduler
+        )
     run = _run_info(
         workbook,
         objective,
@@ -352,7 +368,6 @@ def whatif(
     show_default=True,
     help="Number of values from --from to --to.",
 )
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes (default: 2 for long runs).")
 @whatif_options
 @verbose_option
 @handle_errors
@@ -362,11 +377,12 @@ def sweep(
     start: float,
     stop: float,
     steps: int,
-    jobs: int | None,
     output: Path | None,
     overwrite: bool,
     time_limit: float | None,
     quiet: bool,
+    jobs: int | None,
+    scheduler: str | None,
     objective: str,
 ) -> None:
     """Vary one input over a range and chart lost value per sector.
@@ -385,7 +401,9 @@ def sweep(
     values = [float(v) for v in np.linspace(start, stop, steps)]
     started = time.perf_counter()
     with progress_bar(len(values), quiet, "sweep") as advance:
-        result = run_sweep(book, workbook, spec, values, objective, jobs, advance, time_limit)
+        result = run_sweep(
+            book, workbook, spec, values, objective, jobs, advance, time_limit, scheduler
+        )
     run = _run_info(
         workbook,
         objective,
@@ -413,7 +431,6 @@ def sweep(
     help="Number of Monte Carlo draws.",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Processes (default: 2 for long runs).")
 @whatif_options
 @verbose_option
 @handle_errors
@@ -421,11 +438,12 @@ def stress(
     workbook: Path,
     draws: int,
     seed: int,
-    jobs: int | None,
     output: Path | None,
     overwrite: bool,
     time_limit: float | None,
     quiet: bool,
+    jobs: int | None,
+    scheduler: str | None,
     objective: str,
 ) -> None:
     """Monte Carlo over approval rates: the distribution of lost value per sector.
@@ -443,7 +461,9 @@ def stress(
     book, output = _prepare(workbook, output, "stress", overwrite)
     started = time.perf_counter()
     with progress_bar(draws, quiet, "draws") as advance:
-        result = run_stress(book, workbook, draws, seed, objective, jobs, advance, time_limit)
+        result = run_stress(
+            book, workbook, draws, seed, objective, jobs, advance, time_limit, scheduler
+        )
     run = _run_info(
         workbook,
         objective,

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +28,10 @@ from exposure import metrics
 from exposure.errors import InputError, NotOptimalError
 from exposure.issues import Issue
 from exposure.tables import approval_lookup, periods_of, to_model_data
+from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, executor_for
 from exposure.workbook.checks import match_rows, parse_match
 from exposure.workbook.reader import ROW, RawWorkbook
 from exposure.workbook.schema import SHEETS_BY_NAME
-from exposure.workbook.validate import load_valid_workbook
 from models.allocation import (
     AllocationModel,
     ObjectiveMode,
@@ -44,9 +40,6 @@ from models.allocation import (
     build_model,
 )
 from models.data import AllocationData
-
-PARALLEL_MIN_TASKS = 40  # below this, starting a second process costs more than it saves
-CHUNK_SIZE = 10
 
 Progress = Callable[[int], None]
 
@@ -317,6 +310,8 @@ def run_whatif(
     names: list[str] | None = None,
     progress: Progress | None = None,
     time_limit: float | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> WhatIfResult:
     """The base plus every scenario (or those in `names`), each applied to the base alone."""
     edits = scenario_edits(book)
@@ -342,6 +337,23 @@ def run_whatif(
     base_solution = engine.solve(engine.base)
     columns["base"] = _scenario_kpis(base_solution, index)
     interrupted = False
+    if scheduler or (jobs is not None and jobs > 1):
+        for name, changed in changed_books.items():
+            datas[name] = to_model_data(changed)
+        names_in_order = list(changed_books)
+        solutions, interrupted = solve_elsewhere(
+            engine, [datas[n] for n in names_in_order], jobs, scheduler, progress
+        )
+        for name, solution in zip(names_in_order, solutions, strict=False):
+            columns[name] = _scenario_kpis(solution, SectorIndex.of(datas[name]))
+        return WhatIfResult(
+            _comparison(columns),
+            pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(),
+            list(columns)[1:],
+            datas,
+            engine.rebuilds,
+            interrupted,
+        )
     try:
         for name, changed in changed_books.items():
             data = to_model_data(changed)
@@ -455,96 +467,50 @@ class LicenceMap:
         return self.supply_capacity * supply, self.plant_capacity * plants
 
 
-# --------------------------------------------------------------------- parallel
-def _worker_engine(path: str, objective: ObjectiveMode, time_limit: float | None) -> Engine:
-    cached = _WORKER_CACHE.get((path, objective))
-    if cached is None:
-        cached = Engine(load_valid_workbook(path), objective, time_limit)
-        _WORKER_CACHE.clear()
-        _WORKER_CACHE[path, objective] = cached
-    return cached
-
-
-_WORKER_CACHE: dict[tuple[str, str], Engine] = {}
-
-
-def _solve_limits_chunk(
-    path: str,
-    objective: ObjectiveMode,
-    time_limit: float | None,
-    limits: list[tuple[np.ndarray, np.ndarray]],
-) -> list[np.ndarray]:
-    engine = _worker_engine(path, objective, time_limit)
-    return [engine.solve_limits(supply, plants).built for supply, plants in limits]
-
-
-def _ignore_interrupts() -> None:
-    # Ctrl-C is handled once, by the parent, which keeps what finished.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
+# --------------------------------------------------------------------- executors
 def solve_many_limits(
     engine: Engine,
-    path: Path,
     limits: list[tuple[np.ndarray, np.ndarray]],
     jobs: int | None = None,
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> tuple[list[np.ndarray], bool]:
     """Built units per product row for each (supply_limit, plant_limit); (results, interrupted).
 
-    With `jobs` > 1 the work is split over processes, each with its own model.
-    On Ctrl-C the results finished so far are kept, in order, and the rest dropped.
+    In this process on the engine's warm model by default; with `jobs` > 1 on local
+    worker processes, with `scheduler` on a Dask cluster (see `whatif.executors`); the
+    workers get the engine's typed tables, never the workbook. On Ctrl-C the results
+    finished so far are kept, in order, and the rest dropped.
     """
-    if jobs is None:
-        jobs = min(2, os.cpu_count() or 1) if len(limits) >= PARALLEL_MIN_TASKS else 1
-    results: list[np.ndarray | None] = [None] * len(limits)
-    interrupted = False
-    if jobs <= 1:
+    if not scheduler and (jobs is None or jobs <= 1):
+        results: list[np.ndarray] = []
         try:
-            for i, (supply, plants) in enumerate(limits):
-                results[i] = engine.solve_limits(supply, plants).built
+            for supply, plants in limits:
+                results.append(engine.solve_limits(supply, plants).built)
                 if progress:
                     progress(1)
         except KeyboardInterrupt:
-            interrupted = True
-    else:
-        chunks = [
-            (start, limits[start : start + CHUNK_SIZE])
-            for start in range(0, len(limits), CHUNK_SIZE)
-        ]
-        executor = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=get_context("spawn"), initializer=_ignore_interrupts
-        )
-        pending: dict[Future, int] = {}
-        try:
-            for start, chunk in chunks:
-                future = executor.submit(
-                    _solve_limits_chunk, str(path), engine.objective, engine.time_limit, chunk
-                )
-                pending[future] = start
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    start = pending.pop(future)
-                    for offset, built in enumerate(future.result()):
-                        results[start + offset] = built
-                    if progress:
-                        progress(len(limits[start : start + CHUNK_SIZE]))
-        except KeyboardInterrupt:
-            interrupted = True
-            for future in pending:
-                future.cancel()
-        finally:
-            executor.shutdown(wait=not interrupted, cancel_futures=True)
-    if interrupted:
-        # keep the finished prefix so that a sweep stays a contiguous curve
-        finished = []
-        for built in results:
-            if built is None:
-                break
-            finished.append(built)
-        return finished, True
-    return [r for r in results if r is not None], False
+            return results, True
+        return results, False
+    solutions, interrupted = solve_elsewhere(engine, list(limits), jobs, scheduler, progress)
+    return [s.built for s in solutions], interrupted
+
+
+def solve_elsewhere(
+    engine: Engine,
+    tasks: list[Task],
+    jobs: int | None,
+    scheduler: str | None,
+    progress: Progress | None = None,
+) -> tuple[list[QuickSolution], bool]:
+    """Solve tasks on the executor that `jobs` and `scheduler` ask for, in task order."""
+    spec = ModelSpec.of(engine.base, engine.objective, engine.time_limit)
+    executor = executor_for(jobs, scheduler)
+    try:
+        return executor.map(spec, tasks, progress)
+    finally:
+        if isinstance(executor, DaskExecutor):
+            executor.close()
 
 
 # ------------------------------------------------------------------------ sweep
@@ -613,6 +579,7 @@ def run_sweep(
     jobs: int | None = None,
     progress: Progress | None = None,
     time_limit: float | None = None,
+    scheduler: str | None = None,
 ) -> SweepResult:
     """Set the varied cells to each value in turn and record the KPIs per sector."""
     engine = Engine(book, objective, time_limit)
@@ -638,7 +605,7 @@ def run_sweep(
         licences = LicenceMap.of(engine.base)
         rows = set(frame.loc[mask, ROW].astype(int))
         limits = [licences.limits_for_rows(rows, value) for value in values]
-        built, interrupted = solve_many_limits(engine, path, limits, jobs, progress)
+        built, interrupted = solve_many_limits(engine, limits, jobs, progress, scheduler)
     else:
         built, interrupted = [], False
         try:
@@ -736,6 +703,7 @@ def run_stress(
     jobs: int | None = None,
     progress: Progress | None = None,
     time_limit: float | None = None,
+    scheduler: str | None = None,
 ) -> StressResult:
     """Monte Carlo over approval rates; per sector the distribution of outcomes."""
     engine = Engine(book, objective, time_limit)
@@ -743,7 +711,7 @@ def run_stress(
     licences = LicenceMap.of(engine.base)
     rates, rate_table = stress_rates(book, draws, seed)
     limits = [licences.limits_for_rates(r) for r in rates]
-    built, interrupted = solve_many_limits(engine, path, limits, jobs, progress)
+    built, interrupted = solve_many_limits(engine, limits, jobs, progress, scheduler)
     done = len(built)
     lost = np.zeros((done, len(index.sectors)))
     service = np.zeros_like(lost)

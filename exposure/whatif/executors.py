@@ -1,0 +1,288 @@
+"""Where what-if solves run: in this process, in local worker processes, or on Dask.
+
+Every executor takes the same work: one warm model (a `ModelSpec`: the typed
+tables, never a file path, so a worker never re-reads or re-validates a
+workbook) and a list of tasks to solve it with (licensed-capacity vectors, or
+whole changed tables for a what-if scenario). Each
+worker builds the model once per spec and keeps it warm between its tasks.
+Results come back in task order; on Ctrl-C the finished prefix is kept and
+the rest dropped, so a sweep stays a contiguous curve. The numbers are the
+same whichever executor runs them: every task is the same warm model, reset
+to the base, with only its licensed capacities (or, for a what-if scenario,
+the numbers of its changed tables) moved.
+
+- `SerialExecutor`: this process (the default; no start-up cost).
+- `ProcessExecutor`: `--jobs N` local worker processes (spawned, so HiGHS
+  and Pyomo state is never shared).
+- `DaskExecutor`: `--scheduler ADDRESS`, an existing Dask distributed
+  cluster; the spec is scattered to the workers once, tasks are chunks, and
+  Dask re-runs the chunks of a lost worker (each result is stored by its
+  chunk position, so nothing is reported twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Protocol
+
+import numpy as np
+
+from exposure.errors import NotOptimalError, UsageError
+from models.allocation import (
+    AllocationModel,
+    ObjectiveMode,
+    QuickSolution,
+    StructureChangedError,
+    build_model,
+)
+from models.data import AllocationData
+
+Limits = tuple[np.ndarray, np.ndarray]  # (supply_limit, plant_limit) [t], one per LP column
+# A task is licensed capacities for the base tables (sweeps, stress draws) or whole
+# changed tables (what-if scenarios), solved on the same warm model.
+Task = Limits | AllocationData
+Progress = Callable[[int], None]
+CHUNK_SIZE = 10  # tasks per message: fewer round trips, still a smooth progress bar
+CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a worker needs to build the warm model: typed tables and settings."""
+
+    data: AllocationData
+    objective: ObjectiveMode
+    time_limit: float | None = None
+    key: str = field(default="", compare=False)
+
+    @classmethod
+    def of(
+        cls, data: AllocationData, objective: ObjectiveMode, time_limit: float | None = None
+    ) -> ModelSpec:
+        digest = hashlib.sha256(pickle.dumps((data, objective, time_limit))).hexdigest()[:16]
+        return cls(data, objective, time_limit, digest)
+
+
+class WarmModel:
+    """One built model of a spec, solved again and again from its base numbers."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.model: AllocationModel = build_model(spec.data, spec.objective)
+        self.rebuilds = 0
+
+    def _hold(self, data: AllocationData) -> None:
+        if self.model.data is data:
+            return
+        try:
+            self.model.update(data)
+        except StructureChangedError:
+            # e.g. a scenario adds a min_service floor: new rows, so a new model
+            self.model = build_model(data, self.spec.objective)
+            self.rebuilds += 1
+
+    def solve(self, task: Task) -> QuickSolution:
+        """Solve one task: licensed capacities on the base tables, or changed tables."""
+        if isinstance(task, AllocationData):
+            self._hold(task)
+        else:
+            self._hold(self.spec.data)
+            self.model.set_licensed_capacity(*task)
+        solution = self.model.solve_quick(self.spec.time_limit)
+        if not solution.status.ok:
+            raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
+        return solution
+
+
+# One warm model per worker thread, keyed by the spec: a Dask worker may run tasks on
+# several threads, and a HiGHS object must never be solved by two at once.
+_LOCAL = threading.local()
+
+
+def warm_model(spec: ModelSpec) -> WarmModel:
+    held: dict[str, WarmModel] = getattr(_LOCAL, "models", {})
+    model = held.get(spec.key)
+    if model is None:
+        # one spec at a time: a worker never holds two big models
+        model = WarmModel(spec)
+        _LOCAL.models = {spec.key: model}
+    return model
+
+
+def solve_chunk(spec: ModelSpec, chunk: Sequence[Task]) -> list[QuickSolution]:
+    """Solve one chunk of tasks on this worker's warm model of `spec`."""
+    model = warm_model(spec)
+    return [model.solve(task) for task in chunk]
+
+
+class Executor(Protocol):
+    """Solves a list of tasks on a spec's warm model."""
+
+    name: str
+
+    def map(
+        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+    ) -> tuple[list[QuickSolution], bool]:
+        """(one solution per task, in task order; interrupted)."""
+        ...
+
+
+def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]:
+    prefix = []
+    for result in results:
+        if result is None:
+            break
+        prefix.append(result)
+    return prefix
+
+
+def _chunks(tasks: Sequence[Limits]) -> list[tuple[int, Sequence[Limits]]]:
+    return [
+        (start, tasks[start : start + CHUNK_SIZE]) for start in range(0, len(tasks), CHUNK_SIZE)
+    ]
+
+
+class SerialExecutor:
+    """In this process, on one warm model (the given one, if any)."""
+
+    name = "serial"
+
+    def __init__(self, model: WarmModel | None = None) -> None:
+        self.model = model
+
+    def map(
+        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+    ) -> tuple[list[QuickSolution], bool]:
+        model = self.model if self.model is not None else warm_model(spec)
+        results: list[QuickSolution] = []
+        try:
+            for task in tasks:
+                results.append(model.solve(task))
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:
+            return results, True
+        return results, False
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C is handled once, by the parent, which keeps what finished.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessExecutor:
+    """`jobs` local worker processes, each with its own warm model."""
+
+    name = "processes"
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    def map(
+        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+    ) -> tuple[list[QuickSolution], bool]:
+        results: list[QuickSolution | None] = [None] * len(tasks)
+        pool = ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+        )
+        pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
+        interrupted = False
+        try:
+            for start, chunk in _chunks(tasks):
+                pending[pool.submit(solve_chunk, spec, list(chunk))] = (start, len(chunk))
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    start, size = pending.pop(future)
+                    results[start : start + size] = future.result()
+                    if progress:
+                        progress(size)
+        except KeyboardInterrupt:
+            interrupted = True
+            for future in pending:
+                future.cancel()
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+        if interrupted:
+            return _finished_prefix(results), True
+        return [r for r in results if r is not None], False
+
+
+class DaskExecutor:
+    """An existing Dask distributed cluster (`dask scheduler` + `dask worker`s), or a client."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
+        if client is None:
+            try:
+                from distributed import Client
+            except ImportError as exc:  # pragma: no cover - the test extra installs it
+                raise UsageError(
+                    "--scheduler needs Dask distributed: pip install 'exposure[dask]'"
+                ) from exc
+            try:
+                client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
+                    "start it with `dask scheduler` and point --scheduler at its address"
+                ) from exc
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self.client = client
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def map(
+        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+    ) -> tuple[list[QuickSolution], bool]:
+        from distributed import as_completed
+
+        results: list[QuickSolution | None] = [None] * len(tasks)
+        # The tables go to every worker once; tasks carry only their capacity vectors.
+        [shared] = self.client.scatter([spec], broadcast=True, hash=False)
+        futures = {}
+        for start, chunk in _chunks(tasks):
+            future = self.client.submit(
+                solve_chunk, shared, list(chunk), pure=False, retries=2, key=f"{spec.key}-{start}"
+            )
+            futures[future] = (start, len(chunk))
+        interrupted = False
+        try:
+            for future in as_completed(futures):
+                start, size = futures[future]
+                results[start : start + size] = future.result()
+                if progress:
+                    progress(size)
+        except KeyboardInterrupt:
+            interrupted = True
+            self.client.cancel(list(futures))
+        if interrupted:
+            return _finished_prefix(results), True
+        return [r for r in results if r is not None], False
+
+
+def executor_for(
+    jobs: int | None, scheduler: str | None, model: WarmModel | None = None
+) -> SerialExecutor | ProcessExecutor | DaskExecutor:
+    """The executor a command's `--jobs` and `--scheduler` ask for (serial by default).
+
+    Serial is the default because a local process pool pays for starting Python, importing
+    Pyomo and building the model again in every worker; `--jobs N` chooses it knowingly.
+    """
+    if scheduler:
+        return DaskExecutor(scheduler)
+    if jobs is not None and jobs > 1:
+        return ProcessExecutor(jobs)
+    return SerialExecutor(model)
