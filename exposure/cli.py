@@ -61,17 +61,35 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 f"{CRASH_LOG}. Run with -v to see them here.",
                 err=True,
             )
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
+            if LOG.isEnabledFor(logging.DEBUG):
                 traceback.print_exc()
             sys.exit(EXIT_BUG)
 
     return wrapper
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(verbosity: int) -> None:
+    """The application's own lines on stderr: warnings, and with -v every stage and its time.
+
+    Only the `exposure` logger is raised to DEBUG: Pyomo, HiGHS and the other
+    libraries keep the root logger's WARNING, so -v is not hundreds of lines of
+    their internals. The handler is made per invocation so that it writes to the
+    stderr of this command (a test runner swaps it).
+    """
+    logger = logging.getLogger("exposure")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S%z"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbosity >= 1 else logging.WARNING)
+    logger.propagate = False
+
+
 def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
     def set_verbosity(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-        level = logging.DEBUG if value >= 1 else logging.WARNING
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+        configure_logging(value)
         return value
 
     return click.option(
@@ -80,7 +98,7 @@ def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
         count=True,
         expose_value=False,
         callback=set_verbosity,
-        help="Show more detail (timings, tracebacks of bugs).",
+        help="Show more detail: each stage and its time, tracebacks of bugs.",
     )(command)
 
 
@@ -394,7 +412,7 @@ def sweep(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_sweep(output, result, f"{spec.sheet} {spec.column}", run)
+    write_sweep(output, result, f"{spec.sheet} {spec.column}", run, varied_column=spec.column)
     for record in result.totals.itertuples():
         click.echo(
             f"{record.value:8.3f}: lost value {usd(record.lost_value)}, "
@@ -483,15 +501,15 @@ def serve(host: str, port: int, token: str | None) -> None:
 
 # ------------------------------------------------------------------ scheduled reports
 def _setup_report_logging(quiet: bool) -> None:
-    """Plain, timestamped lines on stderr (cron mails them; journald stores them)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-    )
+    """Plain, timestamped lines on stderr (cron mails them; journald stores them).
+
+    -v (already applied) keeps its detail; --quiet leaves only warnings and errors.
+    """
     logger = logging.getLogger("exposure")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    elif not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
 
 
 @main.command()

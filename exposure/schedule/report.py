@@ -28,7 +28,12 @@ from exposure.errors import (
 from exposure.issues import Issue
 from exposure.pipeline import run_data, sha256_of, versions
 from exposure.report.excel import SheetData, write_workbook
-from exposure.scenario_results import run_frame
+from exposure.scenario_results import (
+    run_sheet,
+    scenario_inputs_sheet,
+    scenarios_sheet,
+    stress_sheet,
+)
 from exposure.scenarios import run_stress, run_whatif
 from exposure.schedule.config import ReportConfig, Threshold
 from exposure.schedule.history import History
@@ -386,13 +391,8 @@ def _solve_and_write(
     names = config.scenarios if has_scenarios or config.scenarios else []
     whatif = run_whatif(book, config.objective, names)
     sheets = [
-        SheetData(
-            "Scenarios",
-            whatif.comparison,
-            title=f"Report {config.name}",
-            formats={c: "#,##0.###" for c in whatif.comparison.columns if c != "kpi"},
-        ),
-        SheetData("Scenario inputs", whatif.diff),
+        scenarios_sheet(whatif.comparison, f"Report {config.name}"),
+        scenario_inputs_sheet(whatif.diff),
     ]
     if config.stress:
         stress = run_stress(book, source, config.stress.draws, config.stress.seed, config.objective)
@@ -400,7 +400,7 @@ def _solve_and_write(
             extra.append(
                 ("stress", record.sector, "shortfall_at_risk", float(record.shortfall_at_risk))
             )
-        sheets.append(SheetData("Stress", stress.sectors))
+        sheets.append(stress_sheet(stress, f"Stress: {stress.completed} draws, seed {stress.seed}"))
     kpi_rows = collect_kpis(whatif.comparison, extra)
     kpis = {(s, k, m): v for s, k, m, v in kpi_rows if not math.isnan(v)}
     alerts = alerts_table(config.thresholds, kpis, base.exposure.products)
@@ -430,9 +430,10 @@ def _solve_and_write(
         "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     sheets += [
-        SheetData("Changes", changes),
-        SheetData("Alerts", alerts),
-        SheetData("Run", run_frame(run), formats={"value": "General"}),
+        # each row's numbers in the format of the KPI it holds
+        SheetData("Changes", changes, row_formats_from="metric"),
+        SheetData("Alerts", alerts, row_formats_from="metric"),
+        run_sheet(run),
     ]
     write_workbook(target, sheets, created=started.replace(tzinfo=None))
     for record in alerts[alerts["breached"]].itertuples() if len(alerts) else []:
