@@ -27,6 +27,11 @@ LOG = logging.getLogger("exposure")
 CRASH_LOG = Path(tempfile.gettempdir()) / "exposure-crash.log"
 
 
+def _print_warnings(issues: list[Issue]) -> None:
+    """The input's warnings (e.g. nothing to allocate) on stderr, before the results."""
+    _print_issues([i for i in issues if i.severity == "warning"])
+
+
 def _print_issues(issues: list[Issue], stream_err: bool = True) -> None:
     errors = [i for i in issues if i.severity == "error"]
     warnings = [i for i in issues if i.severity == "warning"]
@@ -212,6 +217,7 @@ def run(
     result = run_workbook(
         source, output, objective=objective, time_limit=time_limit, overwrite=overwrite
     )
+    _print_warnings(result.issues)
     click.echo(terminal_summary(result))
 
 
@@ -260,12 +266,15 @@ def progress_bar(total: int, quiet: bool, label: str) -> Iterator[Callable[[int]
 
 
 def _prepare(workbook: Path, output: Path | None, suffix: str, overwrite: bool):
-    from exposure.pipeline import check_output_path, default_output
+    from exposure.pipeline import check_output_path, default_output, stage
     from exposure.workbook.validate import load_valid_workbook
 
     output = output or default_output(workbook).with_name(f"{workbook.stem}-{suffix}.xlsx")
     check_output_path(workbook, output, overwrite)
-    return load_valid_workbook(workbook), output
+    with stage("read and validate"):
+        book = load_valid_workbook(workbook)
+    _print_warnings(book.log.issues)
+    return book, output
 
 
 def _run_info(workbook: Path, objective: str, **extra: object) -> dict[str, object]:
@@ -313,13 +322,14 @@ def whatif(
     """
     import time
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_whatif
     from exposure.scenarios import run_whatif, scenario_edits
 
     book, output = _prepare(workbook, output, "whatif", overwrite)
     count = len(names) if names else len(scenario_edits(book))
     started = time.perf_counter()
-    with progress_bar(count, quiet, "scenarios") as advance:
+    with progress_bar(count, quiet, "scenarios") as advance, stage("solve scenarios"):
         result = run_whatif(book, objective, list(names) or None, advance, time_limit)
     run = _run_info(
         workbook,
@@ -329,7 +339,8 @@ def whatif(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_whatif(output, result, run)
+    with stage("write"):
+        write_whatif(output, result, run, issues=book.log.issues)
     if full:
         from exposure.pipeline import run_data
 
@@ -395,6 +406,7 @@ def sweep(
 
     import numpy as np
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_sweep
     from exposure.scenarios import Vary, run_sweep
 
@@ -402,7 +414,7 @@ def sweep(
     book, output = _prepare(workbook, output, "sweep", overwrite)
     values = [float(v) for v in np.linspace(start, stop, steps)]
     started = time.perf_counter()
-    with progress_bar(len(values), quiet, "sweep") as advance:
+    with progress_bar(len(values), quiet, "sweep") as advance, stage("solve sweep"):
         result = run_sweep(book, workbook, spec, values, objective, jobs, advance, time_limit)
     run = _run_info(
         workbook,
@@ -412,7 +424,15 @@ def sweep(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_sweep(output, result, f"{spec.sheet} {spec.column}", run, varied_column=spec.column)
+    with stage("write"):
+        write_sweep(
+            output,
+            result,
+            f"{spec.sheet} {spec.column}",
+            run,
+            varied_column=spec.column,
+            issues=book.log.issues,
+        )
     for record in result.totals.itertuples():
         click.echo(
             f"{record.value:8.3f}: lost value {usd(record.lost_value)}, "
@@ -455,12 +475,13 @@ def stress(
     """
     import time
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_stress
     from exposure.scenarios import run_stress
 
     book, output = _prepare(workbook, output, "stress", overwrite)
     started = time.perf_counter()
-    with progress_bar(draws, quiet, "draws") as advance:
+    with progress_bar(draws, quiet, "draws") as advance, stage("solve draws"):
         result = run_stress(book, workbook, draws, seed, objective, jobs, advance, time_limit)
     run = _run_info(
         workbook,
@@ -470,7 +491,10 @@ def stress(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_stress(output, result, run)
+    with stage("write"):
+        write_stress(output, result, run, issues=book.log.issues)
+    if result.sectors.empty:
+        click.echo("no sectors: nothing to allocate, so nothing at risk")
     for record in result.sectors.sort_values("shortfall_at_risk", ascending=False).itertuples():
         click.echo(
             f"{record.sector}: shortfall at risk (P95) {usd(record.shortfall_at_risk)}, "

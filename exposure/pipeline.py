@@ -35,7 +35,7 @@ def stage(name: str) -> Iterator[None]:
     """Log how long one stage of a run took (`-v` shows it)."""
     clock = time.perf_counter()
     yield
-    LOG.info("stage %-13s %8.3f s", name, time.perf_counter() - clock)
+    LOG.info("stage %s: %.3f s", name, time.perf_counter() - clock)
 
 
 @dataclass

@@ -27,12 +27,23 @@ def warnings_table(exposure: Exposure, issues: list[Issue]) -> pd.DataFrame:
         for r in exposure.soft.itertuples()
         if r.gap_share > 1e-6
     ]
-    rows += [
+    return pd.DataFrame(rows + _input_warning_rows(issues), columns=WARNING_COLUMNS)
+
+
+WARNING_COLUMNS = ["kind", "where", "message", "code"]
+
+
+def _input_warning_rows(issues: list[Issue]) -> list[dict[str, str]]:
+    return [
         {"kind": "input warning", "where": i.place, "message": i.message, "code": i.code}
         for i in issues
         if i.severity == "warning"
     ]
-    return pd.DataFrame(rows, columns=["kind", "where", "message", "code"])
+
+
+def input_warnings_table(issues: list[Issue]) -> pd.DataFrame:
+    """The input's warnings (e.g. nothing to allocate), one row each, for a Warnings sheet."""
+    return pd.DataFrame(_input_warning_rows(issues), columns=WARNING_COLUMNS)
 
 
 # The Summary's KPIs in reading order (value service level first, design section 5),

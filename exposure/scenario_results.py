@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.workbook.workbook import Workbook
 
+from exposure.issues import Issue
 from exposure.report.charts import line_chart
 from exposure.report.excel import SheetData, write_workbook
 from exposure.report.formats import GENERAL, PERCENT, USD, format_for
-from exposure.results import key_value_frame
+from exposure.results import input_warnings_table, key_value_frame
 from exposure.scenarios import StressResult, SweepResult, WhatIfResult
 from exposure.summary import usd
 
@@ -19,6 +20,12 @@ from exposure.summary import usd
 def run_sheet(run: dict[str, object]) -> SheetData:
     """The Run sheet: each value formatted by its field's name."""
     return SheetData("Run", key_value_frame(run), row_formats_from="field")
+
+
+def warnings_sheet(issues: list[Issue] | None) -> list[SheetData]:
+    """A Warnings sheet when the input had warnings (e.g. nothing to allocate); else none."""
+    table = input_warnings_table(issues or [])
+    return [SheetData("Warnings", table)] if len(table) else []
 
 
 def scenarios_sheet(comparison: pd.DataFrame, title: str) -> SheetData:
@@ -32,11 +39,16 @@ def scenario_inputs_sheet(diff: pd.DataFrame) -> SheetData:
 
 
 def write_whatif(
-    path: Path, result: WhatIfResult, run: dict[str, object], created: datetime | None = None
+    path: Path,
+    result: WhatIfResult,
+    run: dict[str, object],
+    created: datetime | None = None,
+    issues: list[Issue] | None = None,
 ) -> None:
     sheets = [
         scenarios_sheet(result.comparison, "Scenarios side by side with the base"),
         scenario_inputs_sheet(result.diff),
+        *warnings_sheet(issues),
         run_sheet(run),
     ]
     write_workbook(path, sheets, created=created)
@@ -49,6 +61,7 @@ def write_sweep(
     run: dict[str, object],
     created: datetime | None = None,
     varied_column: str = "",
+    issues: list[Issue] | None = None,
 ) -> None:
     """The sweep's curve per sector, totals, and a chart of lost value per sector.
 
@@ -88,6 +101,7 @@ def write_sweep(
             wide,
             formats={"value": value_format, **dict.fromkeys(wide.columns[1:], USD)},
         ),
+        *warnings_sheet(issues),
         run_sheet(run),
     ]
     write_workbook(path, sheets, created=created, finish=add_chart)
@@ -170,12 +184,17 @@ def stress_notes(result: StressResult) -> list[str]:
 
 
 def write_stress(
-    path: Path, result: StressResult, run: dict[str, object], created: datetime | None = None
+    path: Path,
+    result: StressResult,
+    run: dict[str, object],
+    created: datetime | None = None,
+    issues: list[Issue] | None = None,
 ) -> None:
     rate_columns = [c for c in result.draws.columns if c not in ("draw", "lost_value")]
     sheets = [
         stress_sheet(result, f"Stress: {result.completed} draws, seed {result.seed}"),
         SheetData("Stress draws", result.draws, formats=dict.fromkeys(rate_columns, PERCENT)),
+        *warnings_sheet(issues),
         run_sheet(run),
     ]
     write_workbook(path, sheets, created=created)

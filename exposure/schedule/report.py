@@ -33,6 +33,7 @@ from exposure.scenario_results import (
     scenario_inputs_sheet,
     scenarios_sheet,
     stress_sheet,
+    warnings_sheet,
 )
 from exposure.scenarios import run_stress, run_whatif
 from exposure.schedule.config import ReportConfig, Threshold
@@ -372,6 +373,8 @@ def _solve_and_write(
     run_id: int,
 ) -> ReportOutcome:
     book = load_valid_workbook(source)
+    for issue in book.log.issues:  # only warnings reach here: errors raised above
+        LOG.warning("input: %s", issue)
     base = run_data(
         to_model_data(book), source, None, objective=config.objective, issues=book.log.issues
     )
@@ -433,6 +436,7 @@ def _solve_and_write(
         # each row's numbers in the format of the KPI it holds
         SheetData("Changes", changes, row_formats_from="metric"),
         SheetData("Alerts", alerts, row_formats_from="metric"),
+        *warnings_sheet(book.log.issues),
         run_sheet(run),
     ]
     write_workbook(target, sheets, created=started.replace(tzinfo=None))
