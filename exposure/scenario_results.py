@@ -11,7 +11,7 @@ from openpyxl.workbook.workbook import Workbook
 from exposure.issues import Issue
 from exposure.report.charts import line_chart
 from exposure.report.excel import SheetData, write_workbook
-from exposure.report.formats import GENERAL, PERCENT, USD, format_for
+from exposure.report.formats import GENERAL, PERCENT, USD, format_for, usd_axis_format
 from exposure.results import input_warnings_table, key_value_frame
 from exposure.scenarios import StressResult, SweepResult, WhatIfResult
 from exposure.summary import usd
@@ -73,6 +73,7 @@ def write_sweep(
     ).reset_index()
     wide.columns = [str(c) if c != "value" else "value" for c in wide.columns]
     value_format = format_for(varied_column) or GENERAL
+    largest_loss = float(result.curve["lost_value"].max()) if len(result.curve) else 0.0
     value_formats = {"value": value_format}
 
     def add_chart(book: Workbook) -> None:
@@ -87,7 +88,7 @@ def write_sweep(
                 f"Lost value by sector as {label} varies",
                 "USD",
                 label,
-                y_number_format=USD.excel,
+                y_number_format=usd_axis_format(largest_loss),
                 x_number_format=value_format.excel,
             )
             # Right of the curve's four columns: printed whole on the sheet's first page.

@@ -31,8 +31,9 @@ from exposure.report.formats import (
 )
 from tests import workbooks
 
-SHOWS = {f.excel: f for f in (PERCENT, USD, USD_PER_T, TONNES, UNITS, COUNT, DECIMAL4, RATIO)}
-SHOWS.update({SECONDS.excel: SECONDS, GENERAL.excel: GENERAL, TEXT.excel: TEXT})
+FORMATS = (PERCENT, USD, USD_PER_T, TONNES, UNITS, COUNT, DECIMAL4, RATIO, SECONDS, GENERAL, TEXT)
+# every code a cell may carry -> its format (money has codes of its own for negatives)
+SHOWS = {f.code(v): f for f in FORMATS for v in (-2e9, -2e6, -2.0, 2.0)}
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,9 @@ def test_the_registry_formats_a_column_by_its_name(name: str, expected) -> None:
 
 def test_a_share_never_shows_as_1_and_money_has_separators() -> None:
     assert PERCENT.shows(0.9694) == "96.9%"
-    assert USD.shows(46_595_385_034.2) == "USD 46,595,385,034"
+    assert USD.shows(46_595_385_034.2) == "USD 46.60 bn"  # in the terminal's scale
+    assert USD.shows(-3_500_000) == "-USD 3.5 M"
+    assert USD.shows(3_500) == "USD 3,500"
     assert DECIMAL4.shows(1.054648) == "1.0546"
     assert usd_axis_format(3e10).endswith('" bn"')
 

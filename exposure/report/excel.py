@@ -40,7 +40,7 @@ NOTE_FONT = Font(name=FONT_NAME, size=11)
 CHARS_PER_WIDTH = 1.2  # characters of text per unit of column width (the width of a "0")
 LINE_HEIGHT = 15.0  # points: one line of the default 11 pt font
 TEXT_WIDTH_MAX = 60  # characters; longer text wraps rather than widen the printed page
-HEADER_WIDTH_MAX = 22  # a longer header wraps over two lines rather than widen its column
+HEADER_WIDTH_MAX = 14  # a longer header wraps rather than widen its column (and the page)
 NOTES_WIDTH_MIN = 100  # characters across which the sentences above a table wrap
 NUMBER_WIDTH_MIN = 8
 
@@ -107,7 +107,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _shown_width(value: float, number_format: NumberFormat | None) -> int:
-    return len((number_format or GENERAL).shows(value))
+    """Column width a number needs: "USD" and "bn" are wider than the digit the unit is."""
+    return math.ceil(len((number_format or GENERAL).shows(value)) * 1.1)
 
 
 def _column_number_width(values: pd.Series, number_format: NumberFormat | None) -> int:
@@ -136,7 +137,9 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
         cell = ws.cell(row=first, column=j, value=name)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        # a header stands over its numbers (right) or its text (left)
+        side = "right" if frame[name].dtype.kind in "iuf" else "left"
+        cell.alignment = Alignment(horizontal=side, wrap_text=True, vertical="top")
     column_formats = [sheet.formats.get(c) or format_for(c) for c in columns]
     row_keyed = sheet.row_formats_from in columns
     widths = [0] * len(columns)
@@ -145,7 +148,9 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
             if frame[name].dtype.kind in "iuf":
                 widths[j] = _column_number_width(frame[name], column_formats[j])
     key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
-    wrap = Alignment(wrap_text=True, vertical="top")
+    # Text is indented one step: it would otherwise touch a right-aligned number on its left.
+    text_alignment = Alignment(horizontal="left", indent=1)
+    wrap = Alignment(horizontal="left", indent=1, wrap_text=True, vertical="top")
     for i, record in enumerate(frame.itertuples(index=False, name=None), start=first + 1):
         row_format = format_for(record[key_index]) if row_keyed else None
         for j, raw in enumerate(record, start=1):
@@ -156,19 +161,20 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
             if isinstance(value, str):
                 # Text from an input is data, never a formula.
                 cell.data_type = "s"
-                if len(value) > TEXT_WIDTH_MAX:
+                lines = math.ceil(len(value) / (TEXT_WIDTH_MAX * CHARS_PER_WIDTH))
+                cell.alignment = text_alignment
+                if lines > 1:
                     cell.alignment = wrap
                     # Not every spreadsheet grows a row for wrapped text: give it the lines.
-                    lines = math.ceil(len(value) / TEXT_WIDTH_MAX)
                     height = ws.row_dimensions[i].height or LINE_HEIGHT
                     ws.row_dimensions[i].height = max(height, LINE_HEIGHT * lines)
-                widths[j - 1] = max(widths[j - 1], min(len(value), TEXT_WIDTH_MAX))
+                widths[j - 1] = max(widths[j - 1], min(len(value), TEXT_WIDTH_MAX) + 1)
             elif _is_number(value):
                 chosen = column_formats[j - 1]
                 if row_keyed and j - 1 != key_index:
                     chosen = sheet.formats.get(columns[j - 1]) or row_format
                 if chosen is not None:
-                    cell.number_format = chosen.excel
+                    cell.number_format = chosen.code(value)
                 if row_keyed or frame.dtypes.iloc[j - 1].kind not in "iuf":
                     widths[j - 1] = max(widths[j - 1], _shown_width(value, chosen))
             elif isinstance(value, datetime | date):
@@ -176,6 +182,12 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
                     "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
                 )
                 widths[j - 1] = max(widths[j - 1], 16)
+        if ws.row_dimensions[i].height:  # a tall row reads from its top, like its wrapped text
+            for cell in ws[i]:
+                if cell.data_type != "s":
+                    cell.alignment = Alignment(vertical="top")
+                elif not cell.alignment.wrap_text:
+                    cell.alignment = Alignment(horizontal="left", indent=1, vertical="top")
     header_lines = 1
     for j, name in enumerate(columns, start=1):
         # 3 characters of air: right-aligned numbers and left-aligned text do not touch

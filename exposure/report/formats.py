@@ -20,16 +20,68 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NumberFormat:
-    """An Excel number format and the text it shows for a number (for widths and tests)."""
+    """An Excel number format and the text it shows for a number (for widths and tests).
+
+    `negative`, where given, is the format of a negative number: a format with
+    conditions (the scaled USD) shows no minus sign in LibreOffice, so a negative
+    cell gets a plain format in its own scale, to which the minus is added.
+    """
 
     name: str
     excel: str
     shows: Callable[[float], str]
+    negative: Callable[[float], str] | None = None
+
+    def code(self, value: float) -> str:
+        """The Excel format code for this value."""
+        if value < 0 and self.negative is not None:
+            return self.negative(value)
+        return self.excel
+
+
+_USD_BN = '"USD "#,##0.00,,," bn{}"'
+_USD_M = '"USD "#,##0.0,," M{}"'
+_USD = '"USD "#,##0"{}"'
+
+
+def _usd_excel(suffix: str = "") -> str:
+    """USD in the scale the terminal's `usd` uses: USD 46.60 bn, USD 3.6 M, USD 5,600.
+
+    Full figures of ten or more digits made the what-if and stress tables so wide that
+    a printed page shrank them to an unreadable size; the cell keeps the exact value.
+    """
+    return (
+        f"[>=1000000000]{_USD_BN.format(suffix)};"
+        f"[>=1000000]{_USD_M.format(suffix)};{_USD.format(suffix)}"
+    )
+
+
+def _usd_negative(value: float, suffix: str = "") -> str:
+    """One plain section in the scale of |value|: Excel and LibreOffice add the minus."""
+    if value <= -1e9:
+        return _USD_BN.format(suffix)
+    if value <= -1e6:
+        return _USD_M.format(suffix)
+    return _USD.format(suffix)
+
+
+def _usd_shows(value: float, suffix: str = "") -> str:
+    sign, size = ("-", -value) if value < 0 else ("", value)
+    if size >= 1e9:
+        return f"{sign}USD {size / 1e9:,.2f} bn{suffix}"
+    if size >= 1e6:
+        return f"{sign}USD {size / 1e6:,.1f} M{suffix}"
+    return f"{sign}USD {size:,.0f}{suffix}"
 
 
 PERCENT = NumberFormat("share", "0.0%", lambda v: f"{v:.1%}")
-USD = NumberFormat("USD", '"USD "#,##0', lambda v: f"USD {v:,.0f}")
-USD_PER_T = NumberFormat("USD per t", '"USD "#,##0"/t"', lambda v: f"USD {v:,.0f}/t")
+USD = NumberFormat("USD", _usd_excel(), _usd_shows, _usd_negative)
+USD_PER_T = NumberFormat(
+    "USD per t",
+    _usd_excel("/t"),
+    lambda v: _usd_shows(v, "/t"),
+    lambda v: _usd_negative(v, "/t"),
+)
 TONNES = NumberFormat("tonnes", '#,##0.00" t"', lambda v: f"{v:,.2f} t")
 UNITS = NumberFormat("units", "#,##0.0", lambda v: f"{v:,.1f}")
 COUNT = NumberFormat("count", "#,##0", lambda v: f"{v:,.0f}")
@@ -119,10 +171,10 @@ def format_for(name: object) -> NumberFormat | None:
 
 
 def usd_axis_format(largest: float) -> str:
-    """A chart axis of USD in the scale of its largest value (bn, M), like the terminal's
-    `usd`: "USD 30 bn" reads at a glance where "USD 30,000,000,000" does not."""
+    """A chart axis of USD in one scale, that of its largest value: "USD 30 bn" reads at a
+    glance where "USD 30,000,000,000" does not."""
     if abs(largest) >= 1e9:
         return '"USD "#,##0,,," bn"'
     if abs(largest) >= 1e6:
         return '"USD "#,##0,," M"'
-    return USD.excel
+    return '"USD "#,##0'
