@@ -205,3 +205,25 @@ def test_whatif_sweep_and_stress_workbooks_are_formatted(tmp_path: Path) -> None
     draws = stress["Stress draws"]
     assert draws["B1"].value == "CN DY t1"
     assert draws["B2"].number_format == PERCENT.excel
+
+
+def test_report_workbook_is_formatted(tmp_path: Path) -> None:
+    workbooks.write(workbooks.tiny(), tmp_path / "in.xlsx")
+    config = tmp_path / "report.toml"
+    config.write_text(
+        'name = "tiny"\ninput = "in.xlsx"\noutput_dir = "out"\n'
+        "[stress]\ndraws = 5\nseed = 1\n"
+        '[[thresholds]]\nmetric = "service_level"\nop = "<"\nvalue = 0.5\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["report", str(config), "-q"])
+    assert result.exit_code == 0, result.output
+    (written,) = (tmp_path / "out").glob("tiny-*.xlsx")
+    book = load_workbook(written)
+    _widths_fit_and_pages_are_set_up(book)
+    alerts = book["Alerts"]
+    headers = {c.value: c.column for c in alerts[1]}
+    assert alerts.cell(row=2, column=headers["limit"]).number_format == PERCENT.excel
+    assert alerts.cell(row=2, column=headers["value"]).number_format == PERCENT.excel
+    changes = _by_key(book["Changes"], key_column=3, value_column=5)
+    assert changes["penalty"].number_format == DECIMAL4.excel
