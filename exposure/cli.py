@@ -27,6 +27,11 @@ LOG = logging.getLogger("exposure")
 CRASH_LOG = Path(tempfile.gettempdir()) / "exposure-crash.log"
 
 
+def _print_warnings(issues: list[Issue]) -> None:
+    """The input's warnings (e.g. nothing to allocate) on stderr, before the results."""
+    _print_issues([i for i in issues if i.severity == "warning"])
+
+
 def _print_issues(issues: list[Issue], stream_err: bool = True) -> None:
     errors = [i for i in issues if i.severity == "error"]
     warnings = [i for i in issues if i.severity == "warning"]
@@ -61,17 +66,35 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 f"{CRASH_LOG}. Run with -v to see them here.",
                 err=True,
             )
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
+            if LOG.isEnabledFor(logging.DEBUG):
                 traceback.print_exc()
             sys.exit(EXIT_BUG)
 
     return wrapper
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(verbosity: int) -> None:
+    """The application's own lines on stderr: warnings, and with -v every stage and its time.
+
+    Only the `exposure` logger is raised to DEBUG: Pyomo, HiGHS and the other
+    libraries keep the root logger's WARNING, so -v is not hundreds of lines of
+    their internals. The handler is made per invocation so that it writes to the
+    stderr of this command (a test runner swaps it).
+    """
+    logger = logging.getLogger("exposure")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S%z"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbosity >= 1 else logging.WARNING)
+    logger.propagate = False
+
+
 def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
     def set_verbosity(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-        level = logging.DEBUG if value >= 1 else logging.WARNING
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+        configure_logging(value)
         return value
 
     return click.option(
@@ -80,7 +103,7 @@ def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
         count=True,
         expose_value=False,
         callback=set_verbosity,
-        help="Show more detail (timings, tracebacks of bugs).",
+        help="Show more detail: each stage and its time, tracebacks of bugs.",
     )(command)
 
 
@@ -194,6 +217,7 @@ def run(
     result = run_workbook(
         source, output, objective=objective, time_limit=time_limit, overwrite=overwrite
     )
+    _print_warnings(result.issues)
     click.echo(terminal_summary(result))
 
 
@@ -254,12 +278,15 @@ def progress_bar(total: int, quiet: bool, label: str) -> Iterator[Callable[[int]
 
 
 def _prepare(workbook: Path, output: Path | None, suffix: str, overwrite: bool):
-    from exposure.pipeline import check_output_path, default_output
+    from exposure.pipeline import check_output_path, default_output, stage
     from exposure.workbook.validate import load_valid_workbook
 
     output = output or default_output(workbook).with_name(f"{workbook.stem}-{suffix}.xlsx")
     check_output_path(workbook, output, overwrite)
-    return load_valid_workbook(workbook), output
+    with stage("read and validate"):
+        book = load_valid_workbook(workbook)
+    _print_warnings(book.log.issues)
+    return book, output
 
 
 def _run_info(workbook: Path, objective: str, **extra: object) -> dict[str, object]:
@@ -309,13 +336,14 @@ def whatif(
     """
     import time
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_whatif
     from exposure.scenarios import run_whatif, scenario_edits
 
     book, output = _prepare(workbook, output, "whatif", overwrite)
     count = len(names) if names else len(scenario_edits(book))
     started = time.perf_counter()
-    with progress_bar(count, quiet, "scenarios") as advance:
+    with progress_bar(count, quiet, "scenarios") as advance, stage("solve scenarios"):
         result = run_whatif(
             book, objective, list(names) or None, advance, time_limit, jobs, scheduler
         )
@@ -327,7 +355,8 @@ def whatif(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_whatif(output, result, run)
+    with stage("write"):
+        write_whatif(output, result, run, issues=book.log.issues)
     if full:
         from exposure.pipeline import run_data
 
@@ -393,6 +422,7 @@ def sweep(
 
     import numpy as np
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_sweep
     from exposure.scenarios import Vary, run_sweep
 
@@ -400,7 +430,7 @@ def sweep(
     book, output = _prepare(workbook, output, "sweep", overwrite)
     values = [float(v) for v in np.linspace(start, stop, steps)]
     started = time.perf_counter()
-    with progress_bar(len(values), quiet, "sweep") as advance:
+    with progress_bar(len(values), quiet, "sweep") as advance, stage("solve sweep"):
         result = run_sweep(
             book, workbook, spec, values, objective, jobs, advance, time_limit, scheduler
         )
@@ -412,7 +442,15 @@ def sweep(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_sweep(output, result, f"{spec.sheet} {spec.column}", run)
+    with stage("write"):
+        write_sweep(
+            output,
+            result,
+            f"{spec.sheet} {spec.column}",
+            run,
+            varied_column=spec.column,
+            issues=book.log.issues,
+        )
     for record in result.totals.itertuples():
         click.echo(
             f"{record.value:8.3f}: lost value {usd(record.lost_value)}, "
@@ -455,12 +493,13 @@ def stress(
     """
     import time
 
+    from exposure.pipeline import stage
     from exposure.scenario_results import write_stress
     from exposure.scenarios import run_stress
 
     book, output = _prepare(workbook, output, "stress", overwrite)
     started = time.perf_counter()
-    with progress_bar(draws, quiet, "draws") as advance:
+    with progress_bar(draws, quiet, "draws") as advance, stage("solve draws"):
         result = run_stress(
             book, workbook, draws, seed, objective, jobs, advance, time_limit, scheduler
         )
@@ -472,7 +511,10 @@ def stress(
         seconds=round(time.perf_counter() - started, 3),
         partial=result.interrupted,
     )
-    write_stress(output, result, run)
+    with stage("write"):
+        write_stress(output, result, run, issues=book.log.issues)
+    if result.sectors.empty:
+        click.echo("no sectors: nothing to allocate, so nothing at risk")
     for record in result.sectors.sort_values("shortfall_at_risk", ascending=False).itertuples():
         click.echo(
             f"{record.sector}: shortfall at risk (P95) {usd(record.shortfall_at_risk)}, "
@@ -503,15 +545,15 @@ def serve(host: str, port: int, token: str | None) -> None:
 
 # ------------------------------------------------------------------ scheduled reports
 def _setup_report_logging(quiet: bool) -> None:
-    """Plain, timestamped lines on stderr (cron mails them; journald stores them)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
-    )
+    """Plain, timestamped lines on stderr (cron mails them; journald stores them).
+
+    -v (already applied) keeps its detail; --quiet leaves only warnings and errors.
+    """
     logger = logging.getLogger("exposure")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    elif not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
 
 
 @main.command()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -12,15 +15,26 @@ from pathlib import Path
 
 from exposure import __version__
 from exposure.analytics import Exposure, compute_exposure
-from exposure.errors import NotOptimalError, UsageError
+from exposure.errors import InputError, NotOptimalError, UsageError
 from exposure.issues import Issue
 from exposure.results import write_results
+from exposure.summary import terminal_summary
 from exposure.tables import to_model_data
-from exposure.workbook.validate import load_valid_workbook
+from exposure.workbook.checks import run_checks
+from exposure.workbook.reader import read_workbook
 from models.allocation import AllocationModel, ObjectiveMode, Solution, build_model
 from models.data import AllocationData
 
 REFERENCE_WORKBOOK = Path(__file__).resolve().parent.parent / "inputs" / "reference.xlsx"
+LOG = logging.getLogger("exposure.pipeline")
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Log how long one stage of a run took (`-v` shows it)."""
+    clock = time.perf_counter()
+    yield
+    LOG.info("stage %s: %.3f s", name, time.perf_counter() - clock)
 
 
 @dataclass
@@ -96,7 +110,12 @@ def run_workbook(
     if output is not None:
         check_output_path(input_path, output, overwrite)
     clock = time.perf_counter()
-    book = load_valid_workbook(input_path)
+    with stage("read"):
+        book = read_workbook(input_path)
+    with stage("validate"):
+        run_checks(book)
+    if book.log.errors:
+        raise InputError(book.log.issues)
     read_seconds = time.perf_counter() - clock
     return run_data(
         to_model_data(book),
@@ -129,8 +148,10 @@ def run_data(
     if output is not None:
         check_output_path(input_path, output, overwrite)
     started = datetime.now(UTC)
-    model = build_model(data, objective)
-    solution = model.solve(time_limit=time_limit)
+    with stage("build"):
+        model = build_model(data, objective)
+    with stage("solve"):
+        solution = model.solve(time_limit=time_limit)
     run_info: dict[str, object] = {
         "status": solution.status.value,
         "objective_value": solution.objective_value,
@@ -155,16 +176,14 @@ def run_data(
         raise NotOptimalError(
             f"the solver did not reach an optimum: {solution.message}; no results written"
         )
-    exposure = compute_exposure(solution, data, model if sensitivities else None)
+    with stage("analytics and sensitivities" if sensitivities else "analytics"):
+        exposure = compute_exposure(solution, data, model if sensitivities else None)
     run_info["analytics_seconds"] = round(exposure.seconds, 4)
     run_info["resolves"] = exposure.resolves
     run_info["lost_value"] = exposure.kpis["lost_value"]
-    if output is not None:
-        created = started.replace(tzinfo=None)
-        write_results(output, exposure, run_info, issues, created=created)
-    return RunResult(
+    result = RunResult(
         input_path=input_path,
-        output_path=output,
+        output_path=None,
         data=data,
         model=model,
         solution=solution,
@@ -172,3 +191,11 @@ def run_data(
         run_info=run_info,
         issues=issues,
     )
+    if output is not None:
+        created = started.replace(tzinfo=None)
+        # The Summary carries the lines the terminal prints (without the file's own name).
+        sentences = terminal_summary(result).splitlines()
+        with stage("write"):
+            write_results(output, exposure, run_info, issues, created=created, sentences=sentences)
+        result.output_path = output
+    return result

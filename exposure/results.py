@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.analytics import Exposure, sector_table
 from exposure.issues import Issue
-from exposure.report.charts import bar_chart
+from exposure.report.charts import bar_chart, place_charts_on_pages
 from exposure.report.excel import SheetData, write_workbook
-
-SUMMARY_HEADER_ROW = 3  # the Summary table starts below a title line
+from exposure.report.formats import COUNT, TONNES, usd_axis_format
 
 
 def warnings_table(exposure: Exposure, issues: list[Issue]) -> pd.DataFrame:
@@ -27,26 +27,42 @@ def warnings_table(exposure: Exposure, issues: list[Issue]) -> pd.DataFrame:
         for r in exposure.soft.itertuples()
         if r.gap_share > 1e-6
     ]
-    rows += [
+    return pd.DataFrame(rows + _input_warning_rows(issues), columns=WARNING_COLUMNS)
+
+
+WARNING_COLUMNS = ["kind", "where", "message", "code"]
+
+
+def _input_warning_rows(issues: list[Issue]) -> list[dict[str, str]]:
+    return [
         {"kind": "input warning", "where": i.place, "message": i.message, "code": i.code}
         for i in issues
         if i.severity == "warning"
     ]
-    return pd.DataFrame(rows, columns=["kind", "where", "message", "code"])
+
+
+def input_warnings_table(issues: list[Issue]) -> pd.DataFrame:
+    """The input's warnings (e.g. nothing to allocate), one row each, for a Warnings sheet."""
+    return pd.DataFrame(_input_warning_rows(issues), columns=WARNING_COLUMNS)
+
+
+# The Summary's KPIs in reading order (value service level first, design section 5),
+# with what each means; a KPI the analytics do not produce is left out.
+SUMMARY_KPIS: list[tuple[str, str]] = [
+    ("value_service_level", "value built / value wanted: the headline"),
+    ("lost_value", "USD of output not built"),
+    ("demand_value", "USD of output wanted"),
+    ("objective_value", "USD: lost output value plus costs"),
+    ("purchase_cost", "USD"),
+    ("penalty", "sum of soft-constraint gap shares; 0 = all met"),
+    ("soft_constraints_violated", "see Warnings"),
+]
 
 
 def summary_table(exposure: Exposure, run: dict[str, object]) -> pd.DataFrame:
     kpis = exposure.kpis
-    rows = [
-        ("status", run["status"], ""),
-        ("objective_value", kpis["objective_value"], "USD: lost output value plus costs"),
-        ("lost_value", kpis["lost_value"], "USD of output not built"),
-        ("demand_value", kpis["demand_value"], "USD of output wanted"),
-        ("value_service_level", kpis["value_service_level"], "value built / value wanted"),
-        ("purchase_cost", kpis["purchase_cost"], "USD"),
-        ("penalty", kpis["penalty"], "sum of soft-constraint gap shares; 0 = all met"),
-        ("soft_constraints_violated", kpis["soft_constraints_violated"], "see Warnings"),
-    ]
+    rows = [("status", run["status"], "")]
+    rows += [(name, kpis[name], meaning) for name, meaning in SUMMARY_KPIS if name in kpis]
     return pd.DataFrame(rows, columns=["kpi", "value", "meaning"])
 
 
@@ -86,69 +102,102 @@ def supply_by_country(exposure: Exposure) -> pd.DataFrame:
     return bought.reset_index().rename(columns={"country": "country"})
 
 
+def _column_max(sheet: Worksheet, column: int) -> float:
+    numbers = [
+        value
+        for (value,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column, values_only=True)
+        if isinstance(value, int | float)
+    ]
+    return max(numbers, default=0.0)
+
+
 def add_summary_charts(book: Workbook) -> None:
-    """Service level and lost value by sector, supply by origin country, on the Summary."""
+    """Service level and lost value by sector, supply by origin country, below the Summary."""
     summary = book["Summary"]
     totals = book["Sector totals"]
     header = 1
     last = totals.max_row
     columns = {cell.value: cell.column for cell in totals[header]}
+    level = "value_service_level" if "value_service_level" in columns else "service_level"
+    charts = []
     if last > header:
-        bar_chart(
-            summary,
-            "E3",
-            totals,
-            columns["sector"],
-            [columns["value_service_level"]],
-            header,
-            last,
-            "Value service level by sector",
-            "share of value built",
-            number_format="0%",
+        charts.append(
+            bar_chart(
+                totals,
+                columns["sector"],
+                [columns[level]],
+                header,
+                last,
+                "Value service level by sector",
+                f"share of {'value' if level == 'value_service_level' else 'units'} built",
+                number_format="0%",  # whole percentages read better on an axis
+                axis_range=(0.0, 1.0),
+            )
         )
-        bar_chart(
-            summary,
-            "E20",
-            totals,
-            columns["sector"],
-            [columns["lost_value"]],
-            header,
-            last,
-            "Lost value by sector",
-            "USD",
-            number_format="#,##0",
+        charts.append(
+            bar_chart(
+                totals,
+                columns["sector"],
+                [columns["lost_value"]],
+                header,
+                last,
+                "Lost value by sector",
+                "USD",
+                number_format=usd_axis_format(_column_max(totals, columns["lost_value"])),
+            )
         )
     by_country = book["Supply by country"]
     if by_country.max_row > 1 and by_country.max_column > 1:
-        bar_chart(
-            summary,
-            "E37",
-            by_country,
-            1,
-            list(range(2, by_country.max_column + 1)),
-            1,
-            by_country.max_row,
-            "Supply by origin country",
-            "t",
-            stacked=True,
-            number_format="#,##0",
+        charts.append(
+            bar_chart(
+                by_country,
+                1,
+                list(range(2, by_country.max_column + 1)),
+                1,
+                by_country.max_row,
+                "Supply by origin country",
+                "t",
+                stacked=True,
+                number_format=COUNT.excel,
+            )
         )
+    # The charts start on a page of their own below the KPIs, whole on every page.
+    place_charts_on_pages(summary, charts, first_row=summary.max_row + 2)
 
 
-def result_sheets(
-    exposure: Exposure, run: dict[str, object], issues: list[Issue]
-) -> list[SheetData]:
-    """The sheets of a results workbook, in reading order."""
-    run_frame = pd.DataFrame(
+def key_value_frame(run: dict[str, object]) -> pd.DataFrame:
+    """A `field`, `value` table (the Run sheet); numbers stay numbers, the rest text."""
+    return pd.DataFrame(
         [(k, v if isinstance(v, int | float) else str(v)) for k, v in run.items()],
         columns=["field", "value"],
     )
+
+
+def result_sheets(
+    exposure: Exposure,
+    run: dict[str, object],
+    issues: list[Issue],
+    sentences: list[str] | None = None,
+) -> list[SheetData]:
+    """The sheets of a results workbook, in reading order.
+
+    `sentences` are the lines the terminal prints for the run; the Summary shows them
+    between its title and its KPIs.
+    """
+    by_country = supply_by_country(exposure)
     sectors = _dependency_columns(exposure.sectors, exposure.dependency_by_sector, ["sector"])
     products = _dependency_columns(
         exposure.products, exposure.dependency_by_product, ["sector", "product"]
     )
     sheets = [
-        SheetData("Summary", summary_table(exposure, run), title="Exposure summary"),
+        SheetData(
+            "Summary",
+            summary_table(exposure, run),
+            title="Exposure summary",
+            notes=list(sentences or []),
+            row_formats_from="kpi",
+            repeat_header=False,  # the pages below the KPIs hold charts
+        ),
         SheetData("Sector totals", sector_totals(exposure)),
         SheetData("Sectors", sectors),
         SheetData("Products", products),
@@ -156,7 +205,11 @@ def result_sheets(
             "Why short", exposure.why_short if exposure.why_short is not None else pd.DataFrame()
         ),
         SheetData("Supply", exposure.supply),
-        SheetData("Supply by country", supply_by_country(exposure)),
+        SheetData(
+            "Supply by country",
+            by_country,
+            formats=dict.fromkeys(by_country.columns[1:], TONNES),
+        ),
         SheetData("Plants", exposure.plants),
         SheetData("Materials", exposure.materials),
     ]
@@ -167,7 +220,7 @@ def result_sheets(
     sheets += [
         SheetData("Binding", exposure.binding),
         SheetData("Warnings", warnings_table(exposure, issues)),
-        SheetData("Run", run_frame, formats={"value": "General"}),
+        SheetData("Run", key_value_frame(run), row_formats_from="field"),
     ]
     return sheets
 
@@ -178,7 +231,11 @@ def write_results(
     run: dict[str, object],
     issues: list[Issue],
     created: datetime | None = None,
+    sentences: list[str] | None = None,
 ) -> None:
     write_workbook(
-        path, result_sheets(exposure, run, issues), created=created, finish=add_summary_charts
+        path,
+        result_sheets(exposure, run, issues, sentences),
+        created=created,
+        finish=add_summary_charts,
     )

@@ -644,6 +644,25 @@ def run_sweep(
 
 
 # ----------------------------------------------------------------------- stress
+STRESS_SECTOR_COLUMNS = [
+    "sector",
+    "draws",
+    "lost_value_base",
+    "lost_value_mean",
+    "lost_value_p50",
+    "lost_value_p90",
+    "lost_value_p95",
+    "lost_value_worst",
+    "lost_value_best",
+    "value_service_level_mean",
+    "value_service_level_p50",
+    "value_service_level_p5",
+    "value_service_level_worst",
+    "probability_below_min_service",
+    "shortfall_at_risk",
+]
+
+
 @dataclass
 class StressResult:
     sectors: pd.DataFrame  # per sector: distribution of lost value and service level
@@ -651,6 +670,9 @@ class StressResult:
     seed: int
     completed: int
     interrupted: bool
+    # per licence and period: approval_low, approval_rate (the mode), approval_high, mean
+    distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
+    base_lost_value: float = float("nan")  # the base case: every approval at approval_rate
 
 
 def triangular_quantile(u: np.ndarray, low: float, mode: float, high: float) -> np.ndarray:
@@ -691,7 +713,27 @@ def stress_rates(
         columns[f"{record.regime} {record.material} {record.period}"] = rates
         for i in range(draws):
             per_draw[i][key] = float(rates[i])
-    return per_draw, pd.DataFrame(columns)
+    return per_draw, pd.DataFrame(columns, index=pd.RangeIndex(draws))
+
+
+def stress_distribution(book: RawWorkbook) -> pd.DataFrame:
+    """The triangular distribution each licence's rate is drawn from, with its mean.
+
+    A blank approval_low or approval_high is the rate itself (no spread that side).
+    """
+    licences = approval_lookup(book, periods_of(book))
+    rows = []
+    for record in licences.itertuples():
+        mode = float(record.approval_rate)
+        low = _or_default(record.approval_low, mode)
+        high = _or_default(record.approval_high, mode)
+        rows.append((record.regime, record.material, record.period, low, mode, high))
+    columns = ["regime", "material", "period", "approval_low", "approval_rate", "approval_high"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["approval_mean"] = (
+        frame["approval_low"] + frame["approval_rate"] + frame["approval_high"]
+    ) / 3
+    return frame
 
 
 def run_stress(
@@ -712,6 +754,8 @@ def run_stress(
     rates, rate_table = stress_rates(book, draws, seed)
     limits = [licences.limits_for_rates(r) for r in rates]
     built, interrupted = solve_many_limits(engine, limits, jobs, progress, scheduler)
+    # The base case (every rate at approval_rate), to say where it lies among the draws.
+    base_lost = index.kpis(engine.solve_limits(*licences.limits_for_rates({})).built)["lost_value"]
     done = len(built)
     lost = np.zeros((done, len(index.sectors)))
     service = np.zeros_like(lost)
@@ -731,11 +775,13 @@ def run_stress(
             {
                 "sector": sector,
                 "draws": done,
+                "lost_value_base": float(base_lost[j]),
                 "lost_value_mean": float(np.mean(values)),
                 "lost_value_p50": float(np.percentile(values, 50)),
                 "lost_value_p90": float(np.percentile(values, 90)),
                 "lost_value_p95": float(np.percentile(values, 95)),
                 "lost_value_worst": float(np.max(values)),
+                "lost_value_best": float(np.min(values)),
                 "value_service_level_mean": float(np.mean(levels)),
                 "value_service_level_p50": float(np.percentile(levels, 50)),
                 "value_service_level_p5": float(np.percentile(levels, 5)),
@@ -747,4 +793,12 @@ def run_stress(
     draws_table = rate_table.iloc[:done].copy()
     draws_table.insert(0, "draw", np.arange(1, done + 1))
     draws_table["lost_value"] = lost.sum(axis=1)
-    return StressResult(pd.DataFrame(rows), draws_table, seed, done, interrupted)
+    return StressResult(
+        pd.DataFrame(rows, columns=STRESS_SECTOR_COLUMNS),
+        draws_table,
+        seed,
+        done,
+        interrupted,
+        distribution=stress_distribution(book),
+        base_lost_value=float(base_lost.sum()),
+    )

@@ -23,46 +23,63 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.errors import OutputError
+from exposure.report.formats import GENERAL, NumberFormat, format_for
 
 EXCEL_MAX_ROWS = 1_048_576
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+# Fonts named: a spreadsheet without the workbook's default font would use a serif.
+FONT_NAME = "Calibri"
+HEADER_FONT = Font(name=FONT_NAME, bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-TITLE_FONT = Font(bold=True, size=14)
-
-# Number formats by column-name pattern, first match wins.
-FORMATS: list[tuple[str, str]] = [
-    (r"(^|_)(share|rate|level|pct|approval|dependency|probability)($|_)", "0.0%"),
-    (r"(^|_)(value|cost|price|usd|objective|penalty|dual)($|_)", "#,##0"),
-    (r"(^|_)(units|built|lost_units)($|_)", "#,##0"),
-    (
-        r"(^|_)(t|tonnes|capacity|buy|make|stock|supplied|made|used|licensed_capacity)($|_)",
-        "#,##0.0",
-    ),
-    (r"seconds", "0.000"),
-]
+TITLE_FONT = Font(name=FONT_NAME, bold=True, size=14)
+NOTE_FONT = Font(name=FONT_NAME, size=11)
+CHARS_PER_WIDTH = 1.2  # characters of text per unit of column width (the width of a "0")
+LINE_HEIGHT = 15.0  # points: one line of the default 11 pt font
+TEXT_WIDTH_MAX = 60  # characters; longer text wraps rather than widen the printed page
+HEADER_WIDTH_MAX = 14  # a longer header wraps rather than widen its column (and the page)
+NOTES_WIDTH_MIN = 100  # characters across which the sentences above a table wrap
+NUMBER_WIDTH_MIN = 8
 
 
 @dataclass
 class SheetData:
-    """A sheet to write: a title line, a table, optional per-column number formats."""
+    """A sheet to write: a title, sentences under it, then a table.
+
+    Numbers take their format from the registry (`exposure.report.formats`) by
+    column name; `formats` overrides it for columns whose names are data (a
+    pivot by sector). A key/value table (`row_formats_from`) formats each row's
+    numbers by the text in that column, e.g. the Summary's "service_level" row.
+    """
 
     name: str
     frame: pd.DataFrame
     title: str = ""
-    formats: dict[str, str] = field(default_factory=dict)
-    decorate: Callable[[Worksheet, int, int], None] | None = None  # (ws, first_row, n_rows)
+    notes: list[str] = field(default_factory=list)
+    formats: dict[str, NumberFormat] = field(default_factory=dict)
+    row_formats_from: str | None = None
+    repeat_header: bool = True  # on every printed page; off where pages below hold charts
+    decorate: Callable[[Worksheet, int, int], None] | None = None  # (ws, header_row, n_rows)
+
+    @property
+    def header_row(self) -> int:
+        return header_row(self.title, self.notes)
+
+
+def header_row(title: str, notes: list[str]) -> int:
+    """Row of a table's header: below the title and notes, with a blank line after each."""
+    if not title and not notes:
+        return 1
+    return 3 + len(notes) + (1 if notes else 0)
 
 
 def number_format(column: str) -> str | None:
-    lowered = column.casefold()
-    for pattern, fmt in FORMATS:
-        if re.search(pattern, lowered):
-            return fmt
-    return None
+    """The Excel format code of a column name, from the registry."""
+    found = format_for(column)
+    return found.excel if found else None
 
 
 def _cell_value(value: Any) -> Any:
@@ -85,28 +102,57 @@ def table_name(sheet: str) -> str:
     return "t" + re.sub(r"\W", "_", sheet)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown_width(value: float, number_format: NumberFormat | None) -> int:
+    """Column width a number needs: "USD" and "bn" are wider than the digit the unit is."""
+    return math.ceil(len((number_format or GENERAL).shows(value)) * 1.1)
+
+
+def _column_number_width(values: pd.Series, number_format: NumberFormat | None) -> int:
+    """Characters the widest number of a column shows: the largest magnitude, with its sign."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = numbers[np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))]
+    if numbers.empty:
+        return 0
+    return max(_shown_width(float(v), number_format) for v in (numbers.max(), numbers.min()))
+
+
 def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
-    """Write one table starting below an optional title; header frozen, widths fitted."""
+    """Write one table below its title and notes; formats, widths and page set up."""
     frame = sheet.frame
     title = sheet.title
-    room = EXCEL_MAX_ROWS - 3  # header and title lines
+    room = EXCEL_MAX_ROWS - header_row("title", sheet.notes)
     if len(frame) > room:
         # A sheet holds 1,048,576 rows: keep the first ones and say so, rather than fail.
         title = f"{title} (first {room:,} of {len(frame):,} rows)".strip()
         frame = frame.iloc[:room]
-    first = 1
+    first = header_row(title, sheet.notes)
     if title:
         ws.cell(row=1, column=1, value=title).font = TITLE_FONT
-        first = 3
     columns = [str(c) for c in frame.columns]
     for j, name in enumerate(columns, start=1):
         cell = ws.cell(row=first, column=j, value=name)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=False)
-    formats = [sheet.formats.get(c) or number_format(c) for c in columns]
-    widths = [len(c) + 2 for c in columns]
+        # a header stands over its numbers (right) or its text (left)
+        side = "right" if frame[name].dtype.kind in "iuf" else "left"
+        cell.alignment = Alignment(horizontal=side, wrap_text=True, vertical="top")
+    column_formats = [sheet.formats.get(c) or format_for(c) for c in columns]
+    row_keyed = sheet.row_formats_from in columns
+    widths = [0] * len(columns)
+    if not row_keyed:
+        for j, name in enumerate(columns):
+            if frame[name].dtype.kind in "iuf":
+                widths[j] = _column_number_width(frame[name], column_formats[j])
+    key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
+    # Text is indented one step: it would otherwise touch a right-aligned number on its left.
+    text_alignment = Alignment(horizontal="left", indent=1)
+    wrap = Alignment(horizontal="left", indent=1, wrap_text=True, vertical="top")
     for i, record in enumerate(frame.itertuples(index=False, name=None), start=first + 1):
+        row_format = format_for(record[key_index]) if row_keyed else None
         for j, raw in enumerate(record, start=1):
             value = _cell_value(raw)
             if value is None:
@@ -115,17 +161,42 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
             if isinstance(value, str):
                 # Text from an input is data, never a formula.
                 cell.data_type = "s"
-                widths[j - 1] = max(widths[j - 1], min(len(value) + 2, 80))
-            elif isinstance(value, int | float) and formats[j - 1]:
-                cell.number_format = formats[j - 1]
-                widths[j - 1] = max(widths[j - 1], 14)
+                lines = math.ceil(len(value) / (TEXT_WIDTH_MAX * CHARS_PER_WIDTH))
+                cell.alignment = text_alignment
+                if lines > 1:
+                    cell.alignment = wrap
+                    # Not every spreadsheet grows a row for wrapped text: give it the lines.
+                    height = ws.row_dimensions[i].height or LINE_HEIGHT
+                    ws.row_dimensions[i].height = max(height, LINE_HEIGHT * lines)
+                widths[j - 1] = max(widths[j - 1], min(len(value), TEXT_WIDTH_MAX) + 1)
+            elif _is_number(value):
+                chosen = column_formats[j - 1]
+                if row_keyed and j - 1 != key_index:
+                    chosen = sheet.formats.get(columns[j - 1]) or row_format
+                if chosen is not None:
+                    cell.number_format = chosen.code(value)
+                if row_keyed or frame.dtypes.iloc[j - 1].kind not in "iuf":
+                    widths[j - 1] = max(widths[j - 1], _shown_width(value, chosen))
             elif isinstance(value, datetime | date):
                 cell.number_format = (
                     "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
                 )
-                widths[j - 1] = max(widths[j - 1], 18)
-    for j, width in enumerate(widths, start=1):
+                widths[j - 1] = max(widths[j - 1], 16)
+        if ws.row_dimensions[i].height:  # a tall row reads from its top, like its wrapped text
+            for cell in ws[i]:
+                if cell.data_type != "s":
+                    cell.alignment = Alignment(vertical="top")
+                elif not cell.alignment.wrap_text:
+                    cell.alignment = Alignment(horizontal="left", indent=1, vertical="top")
+    header_lines = 1
+    for j, name in enumerate(columns, start=1):
+        # 3 characters of air: right-aligned numbers and left-aligned text do not touch
+        width = max(widths[j - 1], min(len(name), HEADER_WIDTH_MAX), NUMBER_WIDTH_MIN) + 3
         ws.column_dimensions[get_column_letter(j)].width = width
+        header_lines = max(header_lines, math.ceil(len(name) / (width - 1)))
+    if header_lines > 1:
+        ws.row_dimensions[first].height = LINE_HEIGHT * header_lines
+    _write_notes(ws, sheet.notes, max(len(columns), 1))
     ws.freeze_panes = ws.cell(row=first + 1, column=1)
     if columns:
         last_row = first + max(len(frame), 1)
@@ -133,8 +204,44 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
         table = Table(displayName=table_name(sheet.name), ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
+    set_up_page(ws, first if sheet.repeat_header else None)
     if sheet.decorate:
         sheet.decorate(ws, first, len(frame))
+
+
+def _write_notes(ws: Worksheet, notes: list[str], table_columns: int) -> None:
+    """Sentences from row 3, each merged across the table (at least NOTES_WIDTH_MIN) and wrapped."""
+    if not notes:
+        return
+    span, width = 0, 0.0
+    while span < max(table_columns, 1) or width < NOTES_WIDTH_MIN:
+        span += 1
+        letter = get_column_letter(span)
+        width += ws.column_dimensions[letter].width or 13
+        if span >= 26:
+            break
+    for row, text in enumerate(notes, start=3):
+        cell = ws.cell(row=row, column=1, value=text)
+        cell.data_type = "s"
+        cell.font = NOTE_FONT
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if span > 1:
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=span)
+        # A merged, wrapped cell does not grow by itself: give it the lines it needs.
+        lines = max(1, math.ceil(len(text) / (width * CHARS_PER_WIDTH)))
+        ws.row_dimensions[row].height = LINE_HEIGHT * lines
+
+
+def set_up_page(ws: Worksheet, header_row: int | None) -> None:
+    """Landscape, one page wide, the header repeated on every page, sheet and page in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.25, footer=0.3)
+    if header_row is not None:
+        ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddFooter.center.text = "&A, page &P of &N"
 
 
 def build_workbook(

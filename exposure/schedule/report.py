@@ -29,7 +29,13 @@ from exposure.errors import (
 from exposure.issues import Issue
 from exposure.pipeline import run_data, sha256_of, versions
 from exposure.report.excel import SheetData, write_workbook
-from exposure.scenario_results import run_frame
+from exposure.scenario_results import (
+    run_sheet,
+    scenario_inputs_sheet,
+    scenarios_sheet,
+    stress_sheet,
+    warnings_sheet,
+)
 from exposure.scenarios import run_stress, run_whatif
 from exposure.schedule.config import ReportConfig, Threshold
 from exposure.schedule.history import History
@@ -371,6 +377,8 @@ def _solve_and_write(
     run_id: int,
 ) -> ReportOutcome:
     book = load_valid_workbook(source)
+    for issue in book.log.issues:  # only warnings reach here: errors raised above
+        LOG.warning("input: %s", issue)
     base = run_data(
         to_model_data(book), source, None, objective=config.objective, issues=book.log.issues
     )
@@ -390,13 +398,8 @@ def _solve_and_write(
     names = config.scenarios if has_scenarios or config.scenarios else []
     whatif = run_whatif(book, config.objective, names)
     sheets = [
-        SheetData(
-            "Scenarios",
-            whatif.comparison,
-            title=f"Report {config.name}",
-            formats={c: "#,##0.###" for c in whatif.comparison.columns if c != "kpi"},
-        ),
-        SheetData("Scenario inputs", whatif.diff),
+        scenarios_sheet(whatif.comparison, f"Report {config.name}"),
+        scenario_inputs_sheet(whatif.diff),
     ]
     if config.stress:
         stress = run_stress(book, source, config.stress.draws, config.stress.seed, config.objective)
@@ -404,7 +407,7 @@ def _solve_and_write(
             extra.append(
                 ("stress", record.sector, "shortfall_at_risk", float(record.shortfall_at_risk))
             )
-        sheets.append(SheetData("Stress", stress.sectors))
+        sheets.append(stress_sheet(stress, f"Stress: {stress.completed} draws, seed {stress.seed}"))
     kpi_rows = collect_kpis(whatif.comparison, extra)
     kpis = {(s, k, m): v for s, k, m, v in kpi_rows if not math.isnan(v)}
     alerts = alerts_table(config.thresholds, kpis, base.exposure.products)
@@ -434,9 +437,11 @@ def _solve_and_write(
         "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     sheets += [
-        SheetData("Changes", changes),
-        SheetData("Alerts", alerts),
-        SheetData("Run", run_frame(run), formats={"value": "General"}),
+        # each row's numbers in the format of the KPI it holds
+        SheetData("Changes", changes, row_formats_from="metric"),
+        SheetData("Alerts", alerts, row_formats_from="metric"),
+        *warnings_sheet(book.log.issues),
+        run_sheet(run),
     ]
     write_workbook(target, sheets, created=started.replace(tzinfo=None))
     for record in alerts[alerts["breached"]].itertuples() if len(alerts) else []:
