@@ -24,8 +24,7 @@ def test_verbose_logs_each_stage_with_its_time(tiny_workbook: Path, tmp_path: Pa
         "validate",
         "build",
         "solve",
-        "analytics",
-        "sensitivities",
+        "analytics and sensitivities",
         "write",
     ]
     # Pyomo and the rest keep WARNING: -v is the application's lines, not theirs

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from exposure.cli import main
 from tests import workbooks
@@ -87,7 +88,12 @@ def test_reference_results_print_readably(tmp_path: Path):
     pdf, printed = run_to_pdf(tmp_path, "run", str(workbooks.REFERENCE))
     assert "###" not in printed
     assert pages(pdf) <= REFERENCE_RESULTS_MAX_PAGES
-    assert "96.9%" in printed  # the service level, not "1"
+    # The headline shows as a percentage with its decimal, not "1".
+    summary = load_workbook(tmp_path / "run.xlsx")["Summary"]
+    kpis = {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row[0]}
+    headline = kpis["value_service_level"]
+    assert 0 < headline < 1
+    assert f"{headline:.1%}" in printed
     assert "%" in printed and "USD " in printed
 
 
