@@ -262,13 +262,18 @@ class Engine:
     book: RawWorkbook
     objective: ObjectiveMode
     time_limit: float | None = None
+    reuse: AllocationModel | None = None  # a model of the book's base tables, already built
     base: AllocationData = field(init=False)
     model: AllocationModel = field(init=False)
     rebuilds: int = 0
 
     def __post_init__(self) -> None:
-        self.base = to_model_data(self.book)
-        self.model = build_model(self.base, self.objective)
+        if self.reuse is not None and self.reuse.objective == self.objective:
+            # One model per run: a report's base run hands its model on to the what-ifs.
+            self.base, self.model = self.reuse.data, self.reuse
+        else:
+            self.base = to_model_data(self.book)
+            self.model = build_model(self.base, self.objective)
 
     def solve(self, data: AllocationData) -> QuickSolution:
         try:
@@ -312,6 +317,7 @@ def run_whatif(
     time_limit: float | None = None,
     jobs: int | None = None,
     scheduler: str | None = None,
+    engine: Engine | None = None,
 ) -> WhatIfResult:
     """The base plus every scenario (or those in `names`), each applied to the base alone."""
     edits = scenario_edits(book)
@@ -325,7 +331,7 @@ def run_whatif(
                 ]
             )
         edits = {n: edits[n] for n in names}
-    engine = Engine(book, objective, time_limit)
+    engine = engine or Engine(book, objective, time_limit)
     index = SectorIndex.of(engine.base)
     columns: dict[str, dict[str, float]] = {}
     datas = {"base": engine.base}
@@ -580,9 +586,10 @@ def run_sweep(
     progress: Progress | None = None,
     time_limit: float | None = None,
     scheduler: str | None = None,
+    engine: Engine | None = None,
 ) -> SweepResult:
     """Set the varied cells to each value in turn and record the KPIs per sector."""
-    engine = Engine(book, objective, time_limit)
+    engine = engine or Engine(book, objective, time_limit)
     index = SectorIndex.of(engine.base)
     frame = book.frame(vary.sheet)
     mask = match_rows(frame, list(vary.conditions))
@@ -746,9 +753,10 @@ def run_stress(
     progress: Progress | None = None,
     time_limit: float | None = None,
     scheduler: str | None = None,
+    engine: Engine | None = None,
 ) -> StressResult:
     """Monte Carlo over approval rates; per sector the distribution of outcomes."""
-    engine = Engine(book, objective, time_limit)
+    engine = engine or Engine(book, objective, time_limit)
     index = SectorIndex.of(engine.base)
     licences = LicenceMap.of(engine.base)
     rates, rate_table = stress_rates(book, draws, seed)

@@ -222,3 +222,42 @@ def test_history_works_against_postgresql(tmp_path: Path):
     assert invoke("report", str(config), "-q").exit_code == 0
     runs = runs_of(url, name)
     assert runs and runs[0].status == "ok"
+
+
+def test_a_report_builds_one_model_for_base_whatif_and_stress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import exposure.pipeline
+    import exposure.scenarios
+    from models.allocation import build_model
+
+    builds = []
+
+    def counting_build(*args, **kwargs):
+        builds.append(1)
+        return build_model(*args, **kwargs)
+
+    monkeypatch.setattr(exposure.pipeline, "build_model", counting_build)
+    monkeypatch.setattr(exposure.scenarios, "build_model", counting_build)
+    sheets = workbooks.tiny()
+    sheets["Scenarios"] = [
+        ["scenario", "sheet", "column", "match", "operation", "value"],
+        ["CN_HALT", "Licences", "approval_rate", "regime=CN", "set", 0],
+    ]
+    workbooks.write(sheets, tmp_path / "in.xlsx")
+    config = write_config(tmp_path, config_text("in.xlsx", "[stress]\ndraws = 5\nseed = 1\n"))
+    result = invoke("report", str(config), "-q")
+    assert result.exit_code == 0, result.output
+    assert len(builds) == 1
+
+
+def test_cluster_table_names_a_scheduler(tmp_path: Path):
+    workbooks.write(workbooks.tiny(), tmp_path / "in.xlsx")
+    good = write_config(
+        tmp_path, config_text("in.xlsx", '[cluster]\nscheduler = "tcp://10.1.2.3:8786"\n')
+    )
+    assert load_config(good).scheduler == "tcp://10.1.2.3:8786"
+    bad = write_config(tmp_path, config_text("in.xlsx", "[cluster]\nworkers = 4\n"))
+    with pytest.raises(InputError) as problem:
+        load_config(bad)
+    assert "cluster" in str(problem.value.issues[0].message)

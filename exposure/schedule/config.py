@@ -61,6 +61,7 @@ KEYS = {
     "history",
     "stress",
     "thresholds",
+    "cluster",
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -106,6 +107,7 @@ class ReportConfig:
     history: str = ""
     stress: StressConfig | None = None
     thresholds: list[Threshold] = field(default_factory=list)
+    scheduler: str | None = None  # [cluster] scheduler: a Dask scheduler for the what-ifs
 
 
 def _issue(path: Path, key: str, message: str, hint: str = "") -> Issue:
@@ -162,6 +164,15 @@ def load_config(path: str | Path) -> ReportConfig:
     else:
         scenario_list = None
         problems.append(_issue(path, "scenarios", 'must be "all" or a list of scenario ids'))
+    scheduler = None
+    cluster = raw.get("cluster", {})
+    if not isinstance(cluster, dict) or set(cluster) - {"scheduler"}:
+        problems.append(_issue(path, "cluster", 'takes one key: scheduler = "tcp://HOST:8786"'))
+    elif "scheduler" in cluster:
+        if isinstance(cluster["scheduler"], str) and cluster["scheduler"].strip():
+            scheduler = cluster["scheduler"].strip()
+        else:
+            problems.append(_issue(path, "cluster.scheduler", "must be an address as text"))
     stress = None
     if "stress" in raw:
         table = raw["stress"]
@@ -233,4 +244,5 @@ def load_config(path: str | Path) -> ReportConfig:
         history=history,
         stress=stress,
         thresholds=thresholds,
+        scheduler=scheduler,
     )

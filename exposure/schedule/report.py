@@ -36,7 +36,7 @@ from exposure.scenario_results import (
     stress_sheet,
     warnings_sheet,
 )
-from exposure.scenarios import run_stress, run_whatif
+from exposure.scenarios import Engine, run_stress, run_whatif
 from exposure.schedule.config import ReportConfig, Threshold
 from exposure.schedule.history import History
 from exposure.tables import to_model_data
@@ -396,13 +396,23 @@ def _solve_and_write(
     has_scenarios = "Scenarios" in book.tables and not book.frame("Scenarios").empty
     # a config that names scenarios of a workbook without them is an error, not a silent skip
     names = config.scenarios if has_scenarios or config.scenarios else []
-    whatif = run_whatif(book, config.objective, names)
+    # One model for the whole report: the base run's, handed on warm to every what-if.
+    engine = Engine(book, config.objective, reuse=base.model)  # type: ignore[arg-type]
+    whatif = run_whatif(book, config.objective, names, scheduler=config.scheduler, engine=engine)
     sheets = [
         scenarios_sheet(whatif.comparison, f"Report {config.name}"),
         scenario_inputs_sheet(whatif.diff),
     ]
     if config.stress:
-        stress = run_stress(book, source, config.stress.draws, config.stress.seed, config.objective)
+        stress = run_stress(
+            book,
+            source,
+            config.stress.draws,
+            config.stress.seed,
+            config.objective,  # type: ignore[arg-type]
+            scheduler=config.scheduler,
+            engine=engine,
+        )
         for record in stress.sectors.itertuples():
             extra.append(
                 ("stress", record.sector, "shortfall_at_risk", float(record.shortfall_at_risk))
