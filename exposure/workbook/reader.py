@@ -11,6 +11,7 @@ import difflib
 import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from exposure.issues import IssueLog
+from exposure.issues import Issue, IssueLog
 from exposure.workbook.safe_open import has_formulas, open_workbook
 from exposure.workbook.schema import KNOWN_EXTRA_SHEETS, SHEETS, Column, SheetSpec
 
@@ -85,6 +86,10 @@ class RawWorkbook:
     path: Path
     tables: dict[str, SheetTable] = field(default_factory=dict)
     log: IssueLog = field(default_factory=IssueLog)
+    # Sheets that could not be read (absent, or a required header missing), each with the
+    # error that says why: checks do not repeat that error for every row referring to them.
+    unread: dict[str, Issue] = field(default_factory=dict)
+    rows_not_checked: Counter[str] = field(default_factory=Counter)
 
     def frame(self, name: str) -> pd.DataFrame:
         """The table of sheet `name`, or an empty one with the right columns if absent."""
@@ -129,6 +134,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
 
     for spec in SHEETS:
         ws = titles.get(normalise_header(spec.name))
+        logged = len(log.issues)
         if ws is None:
             if spec.required:
                 log.add_error(
@@ -136,10 +142,14 @@ def read_workbook(path: str | Path) -> RawWorkbook:
                     f"the workbook has no '{spec.name}' sheet",
                     hint="add it; `exposure template` writes one with every sheet",
                 )
-            continue
-        table = _read_sheet(ws, spec, log, formula_cells)
-        if table is not None:
-            result.tables[spec.name] = table
+        else:
+            table = _read_sheet(ws, spec, log, formula_cells)
+            if table is not None:
+                result.tables[spec.name] = table
+        if spec.name not in result.tables:
+            root = next((i for i in log.issues[logged:] if i.severity == "error"), None)
+            if root is not None:
+                result.unread[spec.name] = root
     return result
 
 
