@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -423,6 +423,15 @@ def _parse_id(value: Any, column: Column, log: IssueLog, where: dict[str, Any]) 
             "bad-id", f"{value} is not an id", value=value, **where, hint="type the id as text"
         )
         return None
+    if isinstance(value, time | timedelta):  # a cell typed 10:00 or formatted [h]:mm
+        log.add_error(
+            "date-as-id",
+            f"Excel turned this id into the time {value}",
+            value=value,
+            **where,
+            hint="format the column as Text and type the id again",
+        )
+        return None
     if isinstance(value, datetime | date):
         log.add_error(
             "date-as-id",
@@ -467,7 +476,9 @@ def _parse_text(value: Any, log: IssueLog, where: dict[str, Any]) -> str | None:
 
 
 def _parse_number(value: Any, column: Column, log: IssueLog, where: dict[str, Any]) -> float | None:
-    if isinstance(value, bool | datetime | date):
+    # Anything but a number or text: a boolean, a date, a time of day (a cell typed 10:00),
+    # a duration (formatted [h]:mm).
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
         log.add_error(
             "not-a-number",
             f"'{value}' is not a number",
