@@ -6,6 +6,7 @@ optimum, 1 a bug (short message plus the path of a log with the details).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -54,11 +55,14 @@ def crash_log_path() -> Path:
     /tmp/exposure-crash.log could be read by anyone, or be a symlink planted by
     another user to make us overwrite one of our own files.
     """
-    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    for folder in (
-        Path(state_home) / "exposure",
-        Path(tempfile.gettempdir()) / f"exposure-{os.getuid()}",
-    ):
+    candidates = [Path(tempfile.gettempdir()) / f"exposure-{os.getuid()}"]
+    state_home = os.environ.get("XDG_STATE_HOME")
+    if not state_home:
+        with contextlib.suppress(RuntimeError, KeyError):  # no home folder at all
+            state_home = str(Path.home() / ".local" / "state")
+    if state_home:
+        candidates.insert(0, Path(state_home) / "exposure")
+    for folder in candidates:
         if (private := _private_folder(folder)) is not None:
             return private / CRASH_LOG_NAME
     return Path(tempfile.mkdtemp(prefix="exposure-")) / CRASH_LOG_NAME  # 0700, fresh

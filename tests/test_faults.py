@@ -398,3 +398,12 @@ def test_history_lost_before_the_report_is_written_writes_none(
     assert result.exit_code not in (0, 4)
     assert "failed while looking up the last run" in result.output
     assert list((tmp_path / "out").glob("tiny-*.xlsx")) == []
+
+
+def test_partial_files_of_a_name_with_glob_characters(tmp_path: Path):
+    target = tmp_path / "results [v2].xlsx"
+    leftover = tmp_path / ".results [v2].xlsx.999999999-abc.partial"
+    leftover.write_bytes(b"half")
+    assert partial_files(target) == [leftover]
+    save_atomically(marked_workbook("new"), target)
+    assert partial_files(target) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import math
 import os
 import re
@@ -162,7 +163,8 @@ PARTIAL_SUFFIX = ".partial"  # leftover temporary files: `.<name>.<pid>-<random>
 
 def partial_files(path: Path) -> list[Path]:
     """Temporary files a save of `path` left behind (a killed process cannot clean up)."""
-    return sorted(Path(path).parent.glob(f".{Path(path).name}.*{PARTIAL_SUFFIX}"))
+    name = glob.escape(Path(path).name)  # a name may hold [ ] * ?
+    return sorted(Path(path).parent.glob(f".{name}.*{PARTIAL_SUFFIX}"))
 
 
 def _remove_stale_partials(path: Path) -> None:
