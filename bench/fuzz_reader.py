@@ -8,8 +8,10 @@ InputError. The target is 0. Each crash's input and traceback are saved in
 
     nice -n 19 .venv/bin/python bench/fuzz_reader.py --examples 100000 --jobs 2
 
-Exit 0 when no input crashed, 1 otherwise. Results go to stdout as a table and,
-with --json, as one JSON record.
+Inputs run in chunks of --chunk, each from its own hypothesis seed; every finished
+chunk is appended to <crash-dir>/chunks.jsonl, so a campaign stopped early (Ctrl-C,
+SIGTERM) still counts what it ran. Exit 0 when every input ran and none crashed,
+1 otherwise. Results go to stdout as a table and, with --json, as one JSON record.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def signature(exc: BaseException) -> str:
 
 
 def worker(seed: int, examples: int, sheet_layer: float, crash_dir: Path) -> dict[str, object]:
-    """Run `examples` inputs from hypothesis seed `seed`; return the counts."""
+    """Run one chunk: `examples` inputs from hypothesis seed `seed`; return the counts."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
@@ -59,7 +61,7 @@ def worker(seed: int, examples: int, sheet_layer: float, crash_dir: Path) -> dic
 
     outcomes: collections.Counter[str] = collections.Counter()
     crashes: collections.Counter[str] = collections.Counter()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     signal.signal(signal.SIGALRM, _on_alarm)
     with tempfile.TemporaryDirectory(prefix="fuzz-reader-") as folder:
         path = Path(folder) / "input.xlsx"
@@ -90,14 +92,6 @@ def worker(seed: int, examples: int, sheet_layer: float, crash_dir: Path) -> dic
                     )
             finally:
                 signal.alarm(0)
-            done = sum(outcomes.values())
-            if done % 1000 == 0:
-                rate = done / (time.perf_counter() - started)
-                print(
-                    f"seed {seed}: {done} inputs, {outcomes['uncaught']} uncaught, {rate:.1f}/s",
-                    file=sys.stderr,
-                    flush=True,
-                )
 
         one()
     return {
@@ -106,14 +100,25 @@ def worker(seed: int, examples: int, sheet_layer: float, crash_dir: Path) -> dic
         "outcomes": dict(outcomes),
         "crashes": dict(crashes),
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),
     }
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM: summarise the chunks done, like Ctrl-C
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000, help="inputs in all")
     parser.add_argument("--seed", type=int, default=0, help="first hypothesis seed")
-    parser.add_argument("--jobs", type=int, default=1, help="processes, one seed each")
+    parser.add_argument("--jobs", type=int, default=1, help="processes")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=1000,
+        help="inputs per hypothesis seed; a stopped campaign keeps every finished chunk",
+    )
     parser.add_argument(
         "--sheet-layer",
         type=float,
@@ -124,20 +129,48 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON record at the end")
     options = parser.parse_args()
     options.crash_dir.mkdir(parents=True, exist_ok=True)
+    log = options.crash_dir / "chunks.jsonl"  # one line per finished chunk
 
-    share, extra = divmod(options.examples, options.jobs)
+    chunks, extra = divmod(options.examples, options.chunk)
+    sizes = [options.chunk] * chunks + ([extra] if extra else [])
     tasks = [
-        (options.seed + job, share + (job < extra), options.sheet_layer, options.crash_dir)
-        for job in range(options.jobs)
+        (options.seed + number, size, options.sheet_layer, options.crash_dir)
+        for number, size in enumerate(sizes)
     ]
+    signal.signal(signal.SIGTERM, _stop)
     started = time.perf_counter()
-    if options.jobs == 1:
-        results = [worker(*tasks[0])]
-    else:
-        with multiprocessing.get_context("spawn").Pool(options.jobs) as pool:
-            results = pool.starmap(worker, tasks)
-    seconds = time.perf_counter() - started
+    results: list[dict[str, object]] = []
+    interrupted = False
+    pool = multiprocessing.get_context("spawn").Pool(options.jobs)
+    try:
+        for result in pool.imap_unordered(_run_task, tasks):
+            results.append(result)
+            with log.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(result) + "\n")
+            done = sum(int(r["inputs"]) for r in results)  # type: ignore[call-overload]
+            uncaught = sum(r["outcomes"].get("uncaught", 0) for r in results)  # type: ignore[union-attr]
+            minutes = (time.perf_counter() - started) / 60
+            print(
+                f"{done:,} inputs, {uncaught} uncaught, {minutes:.1f} min",
+                file=sys.stderr,
+                flush=True,
+            )
+        pool.close()
+    except KeyboardInterrupt:
+        interrupted = True
+        pool.terminate()
+    finally:
+        pool.join()
+    return _summarise(results, time.perf_counter() - started, options, interrupted)
 
+
+def _run_task(task: tuple[int, int, float, Path]) -> dict[str, object]:
+    return worker(*task)
+
+
+def _summarise(
+    results: list[dict[str, object]], seconds: float, options: argparse.Namespace, stopped: bool
+) -> int:
     outcomes: collections.Counter[str] = collections.Counter()
     crashes: collections.Counter[str] = collections.Counter()
     for result in results:
@@ -149,11 +182,13 @@ def main() -> int:
         "uncaught": outcomes["uncaught"],
         "outcomes": dict(outcomes),
         "crashes": dict(crashes),
-        "seeds": [r["seed"] for r in results],
+        "chunks": len(results),
+        "stopped_early": stopped,
         "wall_seconds": round(seconds, 1),
-        "cpu_seconds_per_job": [r["seconds"] for r in results],
+        "cpu_seconds": round(sum(float(r["cpu_seconds"]) for r in results), 1),  # type: ignore[arg-type]
     }
-    print(f"inputs: {inputs:,} in {seconds / 60:.1f} min ({options.jobs} job(s))")
+    state = "stopped early: " if stopped else ""
+    print(f"{state}inputs: {inputs:,} in {seconds / 60:.1f} min ({options.jobs} job(s))")
     for outcome, count in sorted(outcomes.items()):
         print(f"  {outcome:<10} {count:>8,}")
     print(f"uncaught exceptions: {outcomes['uncaught']}")
@@ -163,7 +198,7 @@ def main() -> int:
         print(f"inputs and tracebacks: {options.crash_dir}")
     if options.json:
         print(json.dumps(summary))
-    return 1 if outcomes["uncaught"] else 0
+    return 1 if outcomes["uncaught"] or stopped else 0
 
 
 if __name__ == "__main__":
