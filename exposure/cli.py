@@ -6,8 +6,11 @@ optimum, 1 a bug (short message plus the path of a log with the details).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import stat
 import sys
 import tempfile
 import traceback
@@ -24,7 +27,55 @@ from exposure.issues import Issue
 from exposure.summary import usd
 
 LOG = logging.getLogger("exposure")
-CRASH_LOG = Path(tempfile.gettempdir()) / "exposure-crash.log"
+CRASH_LOG_NAME = "crash.log"
+
+
+def _private_folder(folder: Path) -> Path | None:
+    """`folder`, created 0700 if need be, if it is a real folder only this user can enter."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.lstat()  # lstat: a symlink planted by someone else is refused
+    except OSError:
+        return None
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid():
+        return None
+    if stat.S_IMODE(status.st_mode) & 0o077:
+        try:
+            folder.chmod(0o700)
+        except OSError:
+            return None
+    return folder
+
+
+def crash_log_path() -> Path:
+    """Where the traceback of a bug goes: private to the user, never a shared fixed name.
+
+    `$XDG_STATE_HOME/exposure/crash.log` (default `~/.local/state/exposure/`); if that
+    cannot be made, a per-user folder in the temporary directory. A fixed
+    /tmp/exposure-crash.log could be read by anyone, or be a symlink planted by
+    another user to make us overwrite one of our own files.
+    """
+    candidates = [Path(tempfile.gettempdir()) / f"exposure-{os.getuid()}"]
+    state_home = os.environ.get("XDG_STATE_HOME")
+    if not state_home:
+        with contextlib.suppress(RuntimeError, KeyError):  # no home folder at all
+            state_home = str(Path.home() / ".local" / "state")
+    if state_home:
+        candidates.insert(0, Path(state_home) / "exposure")
+    for folder in candidates:
+        if (private := _private_folder(folder)) is not None:
+            return private / CRASH_LOG_NAME
+    return Path(tempfile.mkdtemp(prefix="exposure-")) / CRASH_LOG_NAME  # 0700, fresh
+
+
+def write_crash_log(text: str) -> Path:
+    """Write `text` to a new crash log (0600, the previous one replaced); returns its path."""
+    path = crash_log_path()
+    path.unlink(missing_ok=True)  # never write through whatever was there (a symlink)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    return path
 
 
 def _print_warnings(issues: list[Issue]) -> None:
@@ -60,10 +111,13 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("interrupted; nothing more was written.", err=True)
             sys.exit(130)
         except Exception as exc:
-            CRASH_LOG.write_text(traceback.format_exc(), encoding="utf-8")
+            try:
+                where = f"details are in {write_crash_log(traceback.format_exc())}"
+            except OSError as log_error:  # a bug report must not fail for want of a log
+                where = f"no crash log could be written ({log_error.strerror or log_error})"
             click.echo(
-                f"internal error ({type(exc).__name__}: {exc}). This is a bug; details are in "
-                f"{CRASH_LOG}. Run with -v to see them here.",
+                f"internal error ({type(exc).__name__}: {exc}). This is a bug; {where}. "
+                "Run with -v to see them here.",
                 err=True,
             )
             if LOG.isEnabledFor(logging.DEBUG):

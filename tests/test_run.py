@@ -170,7 +170,7 @@ def test_a_failed_write_leaves_the_previous_file(
     assert result.exit_code == 1
     assert "No space left" in result.output
     assert out.read_bytes() == b"previous results"
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith((".tmp", ".partial"))] == []
 
 
 def test_reference_workbook_solves():

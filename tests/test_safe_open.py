@@ -220,11 +220,29 @@ def test_xml_entities_are_refused_as_xml_forbidden(tmp_path: Path, trick: str, p
     error = refusal(target)
     issue = error.issues[0]
     assert issue.code == "xml-forbidden", issue
-    assert "Forbidden" in issue.message
+    assert f"part {part} declares a DOCTYPE" in issue.message
     # and directly through the hardened opener
     with pytest.raises(InputError) as caught:
         open_workbook(target)
     assert caught.value.issues[0].code == "xml-forbidden"
+
+
+@pytest.mark.parametrize("trick", sorted(ENTITY_DECLARATIONS))
+def test_defusedxml_still_refuses_entities_behind_the_doctype_check(
+    tmp_path: Path, trick: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Defence in depth: without the DOCTYPE scan, defusedxml refuses the entities itself."""
+    monkeypatch.setattr(safe_open, "_check_no_doctype", lambda _path: None)
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    target = rewrite_part(
+        source,
+        tmp_path / "tricky.xlsx",
+        "xl/worksheets/sheet1.xml",
+        with_entity(ENTITY_DECLARATIONS[trick]),
+    )
+    issue = refusal(target).issues[0]
+    assert issue.code == "xml-forbidden", issue
+    assert "Forbidden" in issue.message
 
 
 def test_xml_entity_exits_2_from_the_cli(tmp_path: Path):
@@ -270,3 +288,143 @@ def test_a_stray_far_cell_is_read_without_walking_the_empty_grid(tmp_path: Path,
         assert issue.code == "far-cell"
         assert issue.place == f"Supply!{far_cell}"
     assert validate(path).exit_code == 0
+
+
+# --- DOCTYPE anywhere, and zip bombs made of many parts ---------------------------
+
+EXTERNAL_DTD = b'<?xml version="1.0"?><!DOCTYPE sst SYSTEM "http://example.invalid/x.dtd">'
+
+
+def with_prolog(prolog: bytes, encoding: str = "utf-8") -> Callable[[bytes], bytes]:
+    """Replace a part's XML declaration with `prolog`, then re-encode the whole part."""
+
+    def edit(data: bytes) -> bytes:
+        if data.startswith(b"<?xml"):
+            data = data[data.index(b"?>") + 2 :]
+        text = (prolog + data).decode("utf-8")
+        if encoding != "utf-8":
+            text = text.replace('encoding="UTF-8"', "").replace("<?xml", "\ufeff<?xml", 1)
+        return text.encode(encoding)
+
+    return edit
+
+
+def with_shared_strings(source: Path, target: Path, prolog: bytes = b"") -> Path:
+    """tiny() with Periods!B2 ("first") moved to an xl/sharedStrings.xml starting `prolog`."""
+    main_ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    relation = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    edits = {
+        "xl/worksheets/sheet1.xml": (
+            b'<c r="B2" t="inlineStr"><is><t>first</t></is></c>',
+            b'<c r="B2" t="s"><v>0</v></c>',
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            b"</Relationships>",
+            f'<Relationship Type="{relation}" Target="sharedStrings.xml" Id="rId99" />'
+            "</Relationships>".encode(),
+        ),
+        "[Content_Types].xml": (
+            b"</Types>",
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{content_type}" />'
+            "</Types>".encode(),
+        ),
+    }
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename in edits:
+                before, after = edits[item.filename]
+                assert before in data
+                data = data.replace(before, after)
+            new.writestr(item, data)
+        strings = f'<sst xmlns="{main_ns}" count="1" uniqueCount="1"><si><t>first</t></si></sst>'
+        new.writestr("xl/sharedStrings.xml", prolog + strings.encode())
+    return target
+
+
+def test_shared_strings_naming_an_external_dtd_are_refused(tmp_path: Path):
+    """The reported case: openpyxl and defusedxml accept a DOCTYPE without entities."""
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    plain = with_shared_strings(source, tmp_path / "plain.xlsx")
+    assert check_workbook(plain).log.issues == []
+    assert list(check_workbook(plain).frame("Periods")["label"]) == ["first"]
+
+    target = with_shared_strings(source, tmp_path / "dtd.xlsx", EXTERNAL_DTD)
+    issue = refusal(target).issues[0]
+    assert issue.code == "xml-forbidden"
+    assert str(issue) == (
+        "workbook: dtd.xlsx: part xl/sharedStrings.xml declares a DOCTYPE; refused for safety "
+        "(save the workbook again from Excel) [xml-forbidden]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("part", "prolog", "encoding"),
+    [
+        ("xl/worksheets/sheet2.xml", EXTERNAL_DTD, "utf-16-le"),
+        ("xl/worksheets/sheet3.xml", EXTERNAL_DTD, "utf-16-be"),
+        ("xl/_rels/workbook.xml.rels", b"<!DOCTYPE Relationships>", "utf-8"),
+        ("[Content_Types].xml", b"<!-- " + b"x" * 200_000 + b" --><!DOCTYPE Types>", "utf-8"),
+        ("xl/styles.xml", b"<?xml version='1.0'?>\n  <?pi data?>\n<!DOCTYPE x []>", "utf-8"),
+    ],
+    ids=["utf-16-le", "utf-16-be", "rels", "after-long-comment", "after-pi"],
+)
+def test_any_doctype_in_any_part_is_refused(
+    tmp_path: Path, part: str, prolog: bytes, encoding: str
+):
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    target = rewrite_part(source, tmp_path / "dtd.xlsx", part, with_prolog(prolog, encoding))
+    issue = refusal(target).issues[0]
+    assert issue.code == "xml-forbidden"
+    assert issue.place == "workbook"
+    assert issue.message == f"dtd.xlsx: part {part} declares a DOCTYPE; refused for safety"
+    result = validate(target)
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert f"workbook: dtd.xlsx: part {part} declares a DOCTYPE" in result.output
+
+
+def test_doctype_text_inside_a_cell_is_data_not_a_doctype(tmp_path: Path):
+    sheets = workbooks.tiny()
+    sheets["Periods"][1][1] = "<!DOCTYPE html>"
+    path = workbooks.write(sheets, tmp_path / "text.xlsx")
+    assert check_workbook(path).log.issues == []
+
+
+def test_many_parts_each_under_the_part_threshold_are_refused_as_a_whole(tmp_path: Path):
+    """The reported case: 13 sheets of 10 MiB of zeros each, in a file of a few hundred KB."""
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    target = tmp_path / "many.xlsx"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            new.writestr(item, old.read(item.filename))
+        for number in range(13):
+            new.writestr(f"xl/media/padding{number}.xml", b" " * safe_open.RATIO_CHECK_ABOVE_BYTES)
+    assert target.stat().st_size < 400 * 1024
+    issue = refusal(target).issues[0]
+    assert issue.code == "zip-bomb"
+    assert "parts inflate" in issue.message
+
+
+def test_one_part_over_the_part_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(safe_open, "MAX_PART_BYTES", 1024**2)
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    target = rewrite_part(
+        source, tmp_path / "big.xlsx", "xl/styles.xml", lambda data: data + b" " * 2 * 1024**2
+    )
+    issue = refusal(target).issues[0]
+    assert issue.code == "zip-bomb"
+    assert "part xl/styles.xml would inflate to 2 MB; the limit is 1 MB per part" in issue.message
+
+
+def test_a_part_that_cannot_be_inflated_is_a_corrupt_file(tmp_path: Path):
+    source = workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        entry = archive.getinfo("xl/worksheets/sheet1.xml")
+    # Overwrite the deflated bytes of one part (after its 30-byte local header and name).
+    start = entry.header_offset + 30 + len(entry.filename) + len(entry.extra)
+    data[start : start + entry.compress_size] = b"\xff" * entry.compress_size
+    target = tmp_path / "damaged.xlsx"
+    target.write_bytes(bytes(data))
+    assert refusal(target).issues[0].code == "corrupt-file"

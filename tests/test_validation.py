@@ -91,6 +91,117 @@ def test_missing_sheet(tmp_path: Path):
     assert "[missing-sheet]" in result.output
 
 
+def test_missing_sheet_is_not_repeated_for_every_row_that_refers_to_it(tmp_path: Path):
+    path = build(tmp_path, Materials=None)
+    issues = issues_of(path)
+    # Licences, Supply and Intensity each name DY: 1 + 2 + 2 rows that cannot be checked.
+    (issue,) = issues
+    assert issue.code == "missing-sheet"
+    assert issue.message == (
+        "the workbook has no 'Materials' sheet ... and 5 rows that depend on it"
+    )
+    result = validate(path)
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert "invalid: 1 error(s)" in result.output
+
+
+def test_missing_column_is_not_repeated_for_every_row_that_refers_to_its_sheet(tmp_path: Path):
+    """The reported case: Demand without `units` also made every Intensity row an error."""
+    demand = [
+        ["sector", "product", "period", "value_per_unit"],
+        ["S1", "P1", None, 1000],
+        ["S2", "P2", None, 500],
+    ]
+    path = build(tmp_path, Demand=demand)
+    issues = issues_of(path)
+    assert [(i.code, i.place) for i in issues] == [("missing-column", "Demand!E1")]
+    assert issues[0].message == (
+        "required column 'units' is missing ... and 2 rows that depend on it"
+    )
+    with pytest.raises(InputError) as caught:
+        load_valid_workbook(path)
+    assert str(caught.value) == (
+        "Demand!E1: required column 'units' is missing ... and 2 rows that depend on it "
+        "(add a header 'units' in row 1) [missing-column]"
+    )
+    result = CliRunner().invoke(main, ["run", str(path), "-o", str(tmp_path / "out.xlsx")])
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert "1 problem(s) found; nothing was written." in result.output
+    assert "is not on the Demand sheet" not in result.output
+
+
+def test_reference_workbook_without_units_has_one_error(tmp_path: Path):
+    path = tmp_path / "no-units.xlsx"
+    book = openpyxl.load_workbook(workbooks.REFERENCE)
+    demand = book["Demand"]
+    header = [cell.value for cell in demand[1]]
+    demand.delete_cols(header.index("units") + 1)
+    book.save(path)
+    (issue,) = check_workbook(path).log.errors
+    assert issue.code == "missing-column"
+    assert issue.message.startswith("required column 'units' is missing ... and ")
+
+
+def test_unreadable_intensity_sheet_does_not_make_every_product_an_error(tmp_path: Path):
+    intensity = [["product", "material", "kg_per_unt"], ["P1", "DY", 1000], ["P2", "DY", 1000]]
+    path = build(tmp_path, Intensity=intensity)
+    (issue,) = check_workbook(path).log.issues
+    assert issue.code == "misspelt-column"
+    # the two Demand rows (product has no intensity) and the two DY rows of Materials
+    assert (
+        issue.message
+        == "column 'kg_per_unt' is not a known column ... and 3 rows that depend on it"
+    )
+
+
+def test_a_row_referring_to_a_readable_sheet_is_still_checked(tmp_path: Path):
+    demand = [["sector", "product", "period", "value_per_unit"], ["S1", "P1", None, 1000]]
+    supply = [SUPPLY_HEADER, ["CNX", "DYY", None, 10, 50]]
+    path = build(tmp_path, Demand=demand, Supply=supply)
+    codes = sorted((i.code, i.place) for i in check_workbook(path).log.errors)
+    assert codes == [("missing-column", "Demand!E1"), ("unknown-id", "Supply!B2")]
+
+
+# --- nothing to allocate -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("empty", "message", "place"),
+    [
+        (["Demand"], "the Demand sheet has no rows: there is nothing to allocate", "Demand"),
+        (["Supply"], "the Supply sheet has no rows: there is nothing to allocate", "Supply"),
+        (
+            ["Demand", "Supply"],
+            "the Demand and Supply sheets have no rows: there is nothing to allocate",
+            "workbook",
+        ),
+    ],
+)
+def test_empty_workbook_is_valid_with_a_warning(
+    tmp_path: Path, empty: list[str], message: str, place: str
+):
+    headers = {"Demand": DEMAND_HEADER, "Supply": SUPPLY_HEADER}
+    sheets = {name: [headers[name]] for name in empty}
+    if "Demand" in empty:  # nothing may refer to products that are no longer demanded
+        sheets["Intensity"] = [["product", "material", "kg_per_unit"]]
+    path = build(tmp_path, **sheets)
+    issue = the(issues_of(path), "nothing-to-allocate")
+    assert (issue.severity, issue.place, issue.message) == ("warning", place, message)
+    assert check_workbook(path).log.errors == []
+    result = validate(path)
+    assert result.exit_code == 0, result.output
+    assert f"warning: {place}: {message}" in result.output
+    assert ": valid, " in result.output
+
+
+def test_blank_template_earns_the_nothing_to_allocate_warning(tmp_path: Path):
+    path = tmp_path / "blank.xlsx"
+    assert CliRunner().invoke(main, ["template", str(path)]).exit_code == 0
+    result = validate(path, "--json")
+    assert result.exit_code == 0
+    assert [r["code"] for r in json.loads(result.stdout)] == ["nothing-to-allocate"]
+
+
 def test_missing_optional_sheet_is_fine(tmp_path: Path):
     sources = [["source", "country"], ["CNX", "CN"], ["AUS", "AU"]]
     path = build(tmp_path, Periods=None, Regimes=None, Licences=None, Sources=sources)
@@ -107,7 +218,7 @@ def test_misspelt_sheet_suggests_the_right_name(tmp_path: Path):
     issue = the(found, "misspelt-sheet")
     assert issue.place == "Suply"
     assert "did you mean 'Supply'?" in issue.hint
-    assert the(found, "missing-sheet").message == "the workbook has no 'Supply' sheet"
+    assert the(found, "missing-sheet").message.startswith("the workbook has no 'Supply' sheet")
     result = validate(path)
     assert result.exit_code == EXIT_INVALID_INPUT
     assert "Suply: sheet 'Suply' is not a known sheet (did you mean 'Supply'?" in result.output

@@ -6,6 +6,8 @@ PostgreSQL URL (`postgresql+psycopg://user@host/db`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,21 +61,45 @@ class RunRecord:
     message: str | None
 
 
+def _shown(url: str) -> str:
+    """The URL without its password, fit for logs and messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: nothing secret can be told apart, say nothing
+        return "(unparsable URL)"
+
+
 class History:
-    """Runs and KPIs of scheduled reports in one database."""
+    """Runs and KPIs of scheduled reports in one database.
+
+    Every database failure (server gone, disk full, file locked) is raised as
+    HistoryError, so that callers can tell it from a bug and never report success
+    for a run the history did not record.
+    """
 
     def __init__(self, url: str) -> None:
+        self.url = _shown(url)
         try:
             self.engine = sa.create_engine(url)
             METADATA.create_all(self.engine)
         except Exception as exc:  # driver missing, server down, bad URL
-            raise HistoryError(f"cannot open the history database {url!r}: {exc}") from exc
+            raise HistoryError(f"cannot open the history database {self.url!r}: {exc}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextlib.contextmanager
+    def _database(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise HistoryError(
+                f"the history database {self.url!r} failed while {doing}: "
+                f"{type(exc).__name__}: {exc}".splitlines()[0]
+            ) from exc
+
     def start(self, name: str, started: datetime) -> int:
-        with self.engine.begin() as connection:
+        with self._database("recording the start of a run"), self.engine.begin() as connection:
             result = connection.execute(
                 RUNS.insert().values(
                     name=name, started_utc=started.strftime("%Y-%m-%dT%H:%M:%SZ"), status="running"
@@ -94,7 +120,7 @@ class History:
         message: str | None = None,
         kpis: list[tuple[str, str, str, float]] | None = None,
     ) -> None:
-        with self.engine.begin() as connection:
+        with self._database(f"recording a run as {status}"), self.engine.begin() as connection:
             connection.execute(
                 RUNS.update()
                 .where(RUNS.c.id == run_id)
@@ -121,7 +147,7 @@ class History:
         query = RUNS.select().where(RUNS.c.name == name).order_by(RUNS.c.id.desc())
         if limit:
             query = query.limit(limit)
-        with self.engine.connect() as connection:
+        with self._database("listing runs"), self.engine.connect() as connection:
             return [RunRecord(**row._mapping) for row in connection.execute(query)]
 
     def last_successful(self, name: str) -> RunRecord | None:
@@ -131,11 +157,11 @@ class History:
             .order_by(RUNS.c.id.desc())
             .limit(1)
         )
-        with self.engine.connect() as connection:
+        with self._database("looking up the last run"), self.engine.connect() as connection:
             row = connection.execute(query).first()
         return RunRecord(**row._mapping) if row else None
 
     def kpis(self, run_id: int) -> dict[tuple[str, str, str], float]:
         query = KPIS.select().where(KPIS.c.run_id == run_id)
-        with self.engine.connect() as connection:
+        with self._database("reading KPIs"), self.engine.connect() as connection:
             return {(r.scenario, r.sector, r.metric): r.value for r in connection.execute(query)}

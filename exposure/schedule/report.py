@@ -38,7 +38,7 @@ from exposure.scenario_results import (
 )
 from exposure.scenarios import Engine, run_stress, run_whatif
 from exposure.schedule.config import ReportConfig, Threshold
-from exposure.schedule.history import History
+from exposure.schedule.history import History, HistoryError
 from exposure.tables import to_model_data
 from exposure.workbook.safe_open import check_container
 from exposure.workbook.validate import load_valid_workbook
@@ -326,7 +326,11 @@ def run_report(config: ReportConfig, *, dry_run: bool = False) -> ReportOutcome:
     with report_lock(config.output_dir, config.name):
         history = History(config.history)
         started = datetime.now(UTC)
-        run_id = history.start(config.name, started)
+        try:
+            run_id = history.start(config.name, started)
+        except HistoryError:
+            history.close()
+            raise
         source: Path | None = None
         digest: str | None = None
         try:
@@ -334,27 +338,25 @@ def run_report(config: ReportConfig, *, dry_run: bool = False) -> ReportOutcome:
             digest = sha256_of(source)
             LOG.info("report %s: input %s (sha256 %s)", config.name, source, digest[:12])
             outcome = _solve_and_write(config, history, source, digest, started, run_id)
-        except ExposureError as exc:
-            history.finish(
-                run_id,
-                status="failed",
-                exit_code=exc.exit_code,
-                finished=datetime.now(UTC),
-                input_file=str(source) if source else None,
-                input_sha256=digest,
-                message=_message(exc),
-            )
-            raise
         except BaseException as exc:
-            history.finish(
-                run_id,
-                status="failed",
-                exit_code=1,
-                finished=datetime.now(UTC),
-                input_file=str(source) if source else None,
-                input_sha256=digest,
-                message=f"{type(exc).__name__}: {exc}",
+            exit_code = exc.exit_code if isinstance(exc, ExposureError) else 1
+            message = (
+                _message(exc) if isinstance(exc, ExposureError) else f"{type(exc).__name__}: {exc}"
             )
+            try:
+                history.finish(
+                    run_id,
+                    status="failed",
+                    exit_code=exit_code,
+                    finished=datetime.now(UTC),
+                    input_file=str(source) if source else None,
+                    input_sha256=digest,
+                    message=message,
+                )
+            except HistoryError as history_error:
+                # The database is gone: the run stays 'running' there, never 'ok'.
+                # Raise the first failure, which says what went wrong with the run.
+                LOG.error("could not record the failure either: %s", history_error)
             raise
         finally:
             history.close()
@@ -363,6 +365,7 @@ def run_report(config: ReportConfig, *, dry_run: bool = False) -> ReportOutcome:
 
 
 def _message(exc: ExposureError) -> str:
+    """What the history records of a failed run."""
     if isinstance(exc, InputError):
         return "; ".join(str(i) for i in exc.errors[:20]) or str(exc)
     return str(exc)
@@ -454,17 +457,24 @@ def _solve_and_write(
         run_sheet(run),
     ]
     write_workbook(target, sheets, created=started.replace(tzinfo=None))
+    try:
+        history.finish(
+            run_id,
+            status="breached" if breached else "ok",
+            exit_code=exit_code,
+            finished=datetime.now(UTC),
+            input_file=str(source),
+            input_sha256=digest,
+            report_path=str(target),
+            kpis=[(s, k, m, v) for (s, k, m), v in kpis.items()],
+        )
+    except HistoryError:
+        # A report whose run the history does not hold would be read as a success
+        # and skew the next run's changes: remove it, and fail the run.
+        target.unlink(missing_ok=True)
+        LOG.error("the run could not be recorded; its report %s was removed", target.name)
+        raise
     for record in alerts[alerts["breached"]].itertuples() if len(alerts) else []:
         LOG.warning("threshold breached: %s (value %g)", record.threshold, record.value)
-    history.finish(
-        run_id,
-        status="breached" if breached else "ok",
-        exit_code=exit_code,
-        finished=datetime.now(UTC),
-        input_file=str(source),
-        input_sha256=digest,
-        report_path=str(target),
-        kpis=[(s, k, m, v) for (s, k, m), v in kpis.items()],
-    )
     LOG.info("report written to %s", target)
     return ReportOutcome(exit_code, target, source, alerts, changes)

@@ -6,7 +6,8 @@ workbook, logs what it finds with the exact cell, and never stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
 import pandas as pd
@@ -27,9 +28,30 @@ def check(function: Check) -> Check:
 
 
 def run_checks(book: RawWorkbook) -> None:
-    """Run every registered check, adding issues to `book.log`."""
+    """Run every registered check, adding issues to `book.log`.
+
+    A check that needs a sheet which could not be read skips the rows depending on
+    it (see `skip_unread`), rather than report each of them as a problem of its
+    own: they are counted on the one error that says why the sheet was not read.
+    """
     for function in CHECKS:
         function(book, book.log)
+    for sheet, rows in book.rows_not_checked.items():
+        root = book.unread[sheet]
+        rows_that = "1 row that depends" if rows == 1 else f"{rows} rows that depend"
+        counted = dataclasses.replace(root, message=f"{root.message} ... and {rows_that} on it")
+        book.log.issues = [counted if issue is root else issue for issue in book.log.issues]
+        book.unread[sheet] = counted
+    book.rows_not_checked.clear()
+
+
+def skip_unread(book: RawWorkbook, sheets: Iterable[str], rows: int) -> bool:
+    """True if any of `sheets` could not be read; then `rows` are counted against it."""
+    unread = next((s for s in sheets if s in book.unread), None)
+    if unread is None:
+        return False
+    book.rows_not_checked[unread] += rows
+    return True
 
 
 def known_ids(book: RawWorkbook, sheet_name: str) -> list[str]:
@@ -76,6 +98,9 @@ def unknown_ids(book: RawWorkbook, log: IssueLog) -> None:
             target = column.refers_to
             if target is None or target == table.spec.name:
                 continue
+            referring = table.frame[column.name].notna()
+            if skip_unread(book, [target], int(referring.sum())):
+                continue
             if target not in cache:
                 cache[target] = set(known_ids(book, target))
             valid = cache[target]
@@ -121,6 +146,8 @@ def product_has_intensity(book: RawWorkbook, log: IssueLog) -> None:
     if "Demand" not in book.tables:
         return
     table = book.tables["Demand"]
+    if skip_unread(book, ["Intensity"], len(table.frame)):
+        return
     with_intensity = set(book.frame("Intensity")["product"])
     reported = set()
     for product, row in zip(table.frame["product"], table.frame[ROW], strict=True):
@@ -185,6 +212,9 @@ def material_has_supply(book: RawWorkbook, log: IssueLog) -> None:
     if "Materials" not in book.tables:
         return
     table = book.tables["Materials"]
+    depends = ["Supply", "Plants", "Intensity", "Recipes"]
+    if skip_unread(book, depends, len(table.frame)):
+        return
     supplied = set(book.frame("Supply")["material"]) | set(book.frame("Plants")["output"])
     needed = set(book.frame("Intensity")["material"]) | set(book.frame("Recipes")["input"])
     for _, record in table.frame.iterrows():
@@ -200,6 +230,27 @@ def material_has_supply(book: RawWorkbook, log: IssueLog) -> None:
             value=material,
             hint="every unit that needs it will be lost; add a Supply row if that is wrong",
         )
+
+
+@check
+def something_to_allocate(book: RawWorkbook, log: IssueLog) -> None:
+    """An empty workbook (the blank template) is valid, but nothing to allocate is rarely
+    what a planner meant (design section 3): one warning, on every front door."""
+    # Absent or unreadable sheets are not looked at: they already have their own error.
+    empty = [
+        book.tables[name].title
+        for name in ("Demand", "Supply")
+        if name in book.tables and book.tables[name].frame.empty
+    ]
+    if not empty:
+        return
+    log.add_warning(
+        "nothing-to-allocate",
+        f"the {' and '.join(empty)} {'sheet has' if len(empty) == 1 else 'sheets have'} "
+        "no rows: there is nothing to allocate",
+        sheet=empty[0] if len(empty) == 1 else None,
+        hint="fill in " + " and ".join(empty) + " if this is not what you meant",
+    )
 
 
 @check

@@ -11,8 +11,9 @@ import difflib
 import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from exposure.issues import IssueLog
+from exposure.issues import Issue, IssueLog
 from exposure.workbook.safe_open import has_formulas, open_workbook
 from exposure.workbook.schema import KNOWN_EXTRA_SHEETS, SHEETS, Column, SheetSpec
 
@@ -85,6 +86,10 @@ class RawWorkbook:
     path: Path
     tables: dict[str, SheetTable] = field(default_factory=dict)
     log: IssueLog = field(default_factory=IssueLog)
+    # Sheets that could not be read (absent, or a required header missing), each with the
+    # error that says why: checks do not repeat that error for every row referring to them.
+    unread: dict[str, Issue] = field(default_factory=dict)
+    rows_not_checked: Counter[str] = field(default_factory=Counter)
 
     def frame(self, name: str) -> pd.DataFrame:
         """The table of sheet `name`, or an empty one with the right columns if absent."""
@@ -129,6 +134,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
 
     for spec in SHEETS:
         ws = titles.get(normalise_header(spec.name))
+        logged = len(log.issues)
         if ws is None:
             if spec.required:
                 log.add_error(
@@ -136,10 +142,14 @@ def read_workbook(path: str | Path) -> RawWorkbook:
                     f"the workbook has no '{spec.name}' sheet",
                     hint="add it; `exposure template` writes one with every sheet",
                 )
-            continue
-        table = _read_sheet(ws, spec, log, formula_cells)
-        if table is not None:
-            result.tables[spec.name] = table
+        else:
+            table = _read_sheet(ws, spec, log, formula_cells)
+            if table is not None:
+                result.tables[spec.name] = table
+        if spec.name not in result.tables:
+            root = next((i for i in log.issues[logged:] if i.severity == "error"), None)
+            if root is not None:
+                result.unread[spec.name] = root
     return result
 
 
@@ -413,6 +423,15 @@ def _parse_id(value: Any, column: Column, log: IssueLog, where: dict[str, Any]) 
             "bad-id", f"{value} is not an id", value=value, **where, hint="type the id as text"
         )
         return None
+    if isinstance(value, time | timedelta):  # a cell typed 10:00 or formatted [h]:mm
+        log.add_error(
+            "date-as-id",
+            f"Excel turned this id into the time {value}",
+            value=value,
+            **where,
+            hint="format the column as Text and type the id again",
+        )
+        return None
     if isinstance(value, datetime | date):
         log.add_error(
             "date-as-id",
@@ -457,7 +476,9 @@ def _parse_text(value: Any, log: IssueLog, where: dict[str, Any]) -> str | None:
 
 
 def _parse_number(value: Any, column: Column, log: IssueLog, where: dict[str, Any]) -> float | None:
-    if isinstance(value, bool | datetime | date):
+    # Anything but a number or text: a boolean, a date, a time of day (a cell typed 10:00),
+    # a duration (formatted [h]:mm).
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
         log.add_error(
             "not-a-number",
             f"'{value}' is not a number",

@@ -1,15 +1,23 @@
 """Open an untrusted .xlsx file without letting it exhaust memory or run XML tricks.
 
 Checks, in order, before openpyxl inflates anything: the file's magic bytes
-(empty, text, legacy .xls, encrypted), the zip directory (corrupt archive, zip
-bombs by declared size and compression ratio, too many entries), then opens it
-with openpyxl, whose XML parsing goes through defusedxml (entity expansion and
-external entities are refused).
+(empty, text, legacy .xls, encrypted), the zip directory (corrupt archive, too
+many entries, zip bombs by the inflated size of each part and of all parts and
+by compression ratio), the prolog of every XML part (a DOCTYPE is refused: Excel
+never writes one), then opens it with openpyxl, whose XML parsing goes through
+defusedxml (entity expansion and external entities are refused).
+
+The sizes checked are those the zip directory declares; Python's zipfile never
+inflates a part beyond its declared size (it stops and reports a bad CRC), so
+the declared sizes bound what openpyxl can be made to read.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import openpyxl
@@ -20,10 +28,19 @@ from exposure.errors import InputError
 from exposure.issues import Issue
 
 MAX_FILE_BYTES = 100 * 1024**2
-MAX_UNCOMPRESSED_BYTES = 500 * 1024**2
+# openpyxl holds about 15 bytes of memory per byte of sheet XML: 256 MiB of parts is
+# already some 4 GB, and far beyond any real input (the reference workbook is 0.2 MiB).
+MAX_UNCOMPRESSED_BYTES = 256 * 1024**2
+MAX_PART_BYTES = 128 * 1024**2
 MAX_ENTRY_RATIO = 200  # well above what real spreadsheets reach (10-30x)
 RATIO_CHECK_ABOVE_BYTES = 10 * 1024**2
+# The whole archive: many parts each just under the per-part threshold add up.
+MAX_TOTAL_RATIO = 100
+TOTAL_RATIO_CHECK_ABOVE_BYTES = 16 * 1024**2
 MAX_ZIP_ENTRIES = 2000
+# A prolog (XML declaration, comments, processing instructions) longer than this is
+# not something any spreadsheet writer produces; stop looking and refuse.
+MAX_PROLOG_CHARS = 1024**2
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -81,9 +98,30 @@ def check_container(path: Path) -> None:
         ) from exc
     if len(entries) > MAX_ZIP_ENTRIES:
         raise _refuse("zip-bomb", f"{path.name} holds {len(entries)} parts; too many to be safe")
-    total = 0
+    _check_inflated_sizes(path, entries)
+    names = {e.filename for e in entries}
+    if "xl/workbook.xml" not in names:
+        raise _refuse(
+            "not-xlsx",
+            f"{path.name} is a zip archive but not an Excel workbook",
+            "save it from Excel as Excel Workbook (.xlsx)",
+        )
+    _check_no_doctype(path)
+
+
+def _check_inflated_sizes(path: Path, entries: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip bomb: a part, or all parts together, inflating too far or too much."""
+    total = total_compressed = 0
     for entry in entries:
         total += entry.file_size
+        total_compressed += entry.compress_size
+        if entry.file_size > MAX_PART_BYTES:
+            raise _refuse(
+                "zip-bomb",
+                f"{path.name}: part {entry.filename} would inflate to "
+                f"{entry.file_size / 1024**2:.0f} MB; the limit is "
+                f"{MAX_PART_BYTES // 1024**2} MB per part",
+            )
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > RATIO_CHECK_ABOVE_BYTES and ratio > MAX_ENTRY_RATIO:
             raise _refuse(
@@ -96,13 +134,87 @@ def check_container(path: Path) -> None:
             f"{path.name} would inflate to {total / 1024**2:.0f} MB; "
             f"the limit is {MAX_UNCOMPRESSED_BYTES // 1024**2} MB",
         )
-    names = {e.filename for e in entries}
-    if "xl/workbook.xml" not in names:
+    total_ratio = total / max(total_compressed, 1)
+    if total > TOTAL_RATIO_CHECK_ABOVE_BYTES and total_ratio > MAX_TOTAL_RATIO:
         raise _refuse(
-            "not-xlsx",
-            f"{path.name} is a zip archive but not an Excel workbook",
-            "save it from Excel as Excel Workbook (.xlsx)",
+            "zip-bomb",
+            f"{path.name}: its {len(entries)} parts inflate {total_ratio:.0f}x "
+            f"to {total / 1024**2:.0f} MB; refused as unsafe",
         )
+
+
+# The prolog of an XML document: declaration, comments, processing instructions, white space.
+_PROLOG_ITEM = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+
+
+def _check_no_doctype(path: Path) -> None:
+    """Refuse any part whose XML prolog holds a DOCTYPE (Excel never writes one).
+
+    Raises InputError: xml-forbidden, or corrupt-file for a part that cannot be inflated.
+
+    defusedxml refuses entity declarations, but not a bare DOCTYPE naming an
+    external DTD; refusing every DOCTYPE closes that door and all behind it.
+    Every part is looked at, whatever its name: openpyxl follows the package's
+    relationships, not file extensions. Only the prolog is read.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if entry.is_dir():
+                    continue
+                with archive.open(entry) as stream:
+                    problem = _prolog_problem(stream)
+                if problem:
+                    raise _refuse(
+                        "xml-forbidden",
+                        f"{path.name}: part {entry.filename} {problem}; refused for safety",
+                        "save the workbook again from Excel",
+                    )
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise _refuse(
+            "corrupt-file",
+            f"{path.name} is damaged and cannot be opened ({type(exc).__name__}: {exc})",
+            "save it again from Excel",
+        ) from exc
+    except RuntimeError as exc:  # zipfile: a part encrypted with a zip password
+        raise _refuse(
+            "corrupt-file",
+            f"{path.name} cannot be read ({exc})",
+            "remove the password and save it again from Excel",
+        ) from exc
+
+
+def _xml_encoding(head: bytes) -> str:
+    """The encoding an XML parser would detect from the first bytes (XML 1.0, appendix F)."""
+    if head.startswith((codecs.BOM_UTF16_LE, b"<\x00")):
+        return "utf-16-le"
+    if head.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
+        return "utf-16-be"
+    return "utf-8"  # UTF-8 and every ASCII-compatible encoding spell '<!DOCTYPE' alike
+
+
+def _prolog_problem(stream: zipfile.ZipExtFile) -> str | None:
+    """What is unsafe in the text before the first element, or None; reads only that far."""
+    head = stream.read(4)
+    decoder = codecs.getincrementaldecoder(_xml_encoding(head))(errors="replace")
+    text = decoder.decode(head).removeprefix("\ufeff")
+    while True:
+        position = 0
+        while match := _PROLOG_ITEM.match(text, position):
+            position = match.end()
+        rest = text[position:]
+        if rest.startswith("<!DOCTYPE"):
+            return "declares a DOCTYPE"
+        # An element, text or binary data ends the prolog; an unfinished item needs more.
+        unfinished = rest.startswith(("<?", "<!--")) or "<!DOCTYPE".startswith(rest)
+        if not unfinished:
+            return None
+        if len(rest) > MAX_PROLOG_CHARS:
+            return f"has an XML prolog over {MAX_PROLOG_CHARS // 1024**2} MB long"
+        chunk = stream.read(64 * 1024)
+        if not chunk:
+            return None
+        text = rest + decoder.decode(chunk)
 
 
 def has_formulas(path: Path) -> bool:
