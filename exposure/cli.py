@@ -487,16 +487,17 @@ def serve(host: str, port: int, token: str | None, token_file: Path | None) -> N
 
     Example: EXPOSURE_TOKEN_FILE=/etc/exposure/token exposure serve --host 0.0.0.0
     """
+    from exposure.errors import UsageError
     from exposure.web.server import serve as run_server
     from exposure.web.settings import read_token_file
 
     if token and token_file:
-        raise click.UsageError("give the token once: --token (EXPOSURE_TOKEN) or --token-file")
+        raise UsageError("give the token once: --token (EXPOSURE_TOKEN) or --token-file")
     if token_file is not None:
         try:
             token = read_token_file(token_file)
         except ValueError as exc:  # unreadable or empty
-            raise click.UsageError(str(exc)) from exc
+            raise UsageError(str(exc)) from exc
     run_server(host=host, port=port, token=token)
 
 

@@ -523,9 +523,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Expiry reads every job's state: done here, in the background, so that
             # no request pays for it.
             while True:
+                await asyncio.sleep(settings.sweep_interval)
                 with contextlib.suppress(OSError):
                     await run_in_threadpool(store.sweep)
-                await asyncio.sleep(settings.sweep_interval)
 
         task = asyncio.create_task(sweeper())
         try:
