@@ -56,7 +56,7 @@ from exposure.web.jobs import (
     JobStore,
     QueueFullError,
 )
-from exposure.web.settings import Settings, read_token_file
+from exposure.web.settings import Settings
 from exposure.web.upload import Upload, UploadRejectedError, body_chunks, receive_upload
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -567,12 +567,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    token: str | None = None,
-    token_file: Path | None = None,
-) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> None:
     """Run the upload page with uvicorn until interrupted (`exposure serve`).
 
     SIGTERM or Ctrl-C stops it gracefully: no new upload is taken, running jobs
@@ -581,9 +576,7 @@ def serve(
     """
     import uvicorn
 
-    if token_file is not None:
-        token = read_token_file(token_file)
-    settings = Settings.from_env(token=token)
+    settings = Settings.from_env(token=token)  # EXPOSURE_TOKEN or EXPOSURE_TOKEN_FILE if None
     if host not in LOOPBACK and not settings.token:
         print(
             f"warning: listening on {host} without a token: anyone who can reach this "
