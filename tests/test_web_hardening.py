@@ -205,6 +205,42 @@ def test_waiting_page_shows_the_place_in_the_queue(make_client, workbook_bytes):
     assert client.get(f"{locations[0]}/status").json()["queue_position"] is None
 
 
+def test_a_worker_that_cannot_start_frees_its_slot_for_the_queue(make_client, workbook_bytes):
+    client = make_client(max_jobs=1, queue_size=5, worker_command=("/nonexistent/worker",))
+    locations = [
+        client.post("/jobs", content=workbook_bytes, headers={"accept": "application/json"}).json()[
+            "url"
+        ]
+        for _ in range(3)
+    ]
+    for location in locations:
+        state = wait_final(client, location)
+        assert state["status"] == "failed" and "could not start" in state["message"]
+    assert client.get("/healthz").json()["running"] == 0
+    assert client.get("/healthz").json()["queued"] == 0
+
+
+def test_shutdown_lets_a_running_job_finish_within_the_grace_period(
+    make_client, workbook_bytes, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FAKE_WORKER_SLOW_SECONDS", "1")  # the stand-in worker's "slow" sleep
+    client = make_client(shutdown_grace=20)
+    response = client.post(
+        "/jobs",
+        content=workbook_bytes,
+        headers={"accept": "application/json", "x-filename": "slow.xlsx"},
+    )
+    job_id = response.json()["id"]
+    wait_until(
+        lambda: client.get(f"/jobs/{job_id}/status").json()["status"] == "running",
+        15,
+        "the job starting",
+    )
+    client.__exit__(None, None, None)  # lifespan shutdown: waits for the job, kills nothing
+    state = read_state(tmp_path / "jobs" / job_id)
+    assert state is not None and state["status"] == "done"
+
+
 # ---------------------------------------------------------------- expiry off the request path
 def _finished_jobs(root: Path, count: int, finished: float) -> None:
     root.mkdir(parents=True, exist_ok=True)

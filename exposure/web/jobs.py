@@ -255,13 +255,9 @@ class JobStore:
         )
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[variable] = "1"
+        log = None
         try:
             log = (folder / LOG_FILE).open("wb")
-        except OSError:
-            log = None
-        try:
-            if log is None:
-                raise OSError("no log file")
             process = subprocess.Popen(
                 [*self.settings.worker_command, str(folder)],
                 cwd=folder,
@@ -271,7 +267,7 @@ class JobStore:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed as a whole
             )
-        except OSError:
+        except OSError:  # no log file (folder gone) or no worker: the job fails, not the server
             if log is not None:
                 log.close()
             with self._lock:
