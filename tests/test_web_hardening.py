@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from exposure.web import jobs
-from exposure.web.charts import SMALL_WIDTH, VALUE, result_charts
+from exposure.web.charts import SMALL_LABEL, SMALL_VALUE, SMALL_WIDTH, result_charts
 from exposure.web.jobs import FINAL, read_state, write_state
 from exposure.web.loopback import (
     LOOPBACK_HOST,
@@ -401,7 +401,7 @@ def test_charts_scale_and_supply_by_origin_is_drawn_per_material():
     assert html.count('width="100%"') == html.count("<svg") == 2 + 2  # two per-material panels
     origins = rendered["Supply by origin, per material"]
     dysprosium = origins.split('data-material="Dy oxide"')[1].split("</figure>")[0]
-    span = SMALL_WIDTH - 150 - VALUE
+    span = SMALL_WIDTH - SMALL_LABEL - SMALL_VALUE
     # Dy's largest origin fills its own panel: it does not vanish next to 1,500 t of magnets.
     assert f'width="{span:.1f}" height="18" fill=' in dysprosium
     assert "2.0 t · 67%" in dysprosium and "1.0 t · 33%" in dysprosium

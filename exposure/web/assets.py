@@ -52,9 +52,10 @@ tr.warning td.severity { color: #8a6d00; }
 .progress span { display: block; height: 100%; width: 40%; background: var(--accent);
   animation: slide 1.4s ease-in-out infinite; }
 @keyframes slide { 0% { margin-left: -40%; } 100% { margin-left: 100%; } }
-.chart { display: block; width: 100%; max-width: 100%; height: auto; background: #fff; }
-.small-multiples { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr));
-  gap: 0.8rem; }
+.chart { display: block; width: 100%; max-width: 40rem; height: auto; background: #fff; }
+.small-multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr));
+  gap: 0.8rem 1.2rem; }
+.small-multiples figure { margin: 0; }
 .small-multiples h3 { font-size: 1rem; margin: 0.2rem 0; }
 .sign-out { text-align: right; }
 ul.sentences li { margin-bottom: 0.4rem; }

@@ -11,10 +11,15 @@ from html import escape
 
 from exposure.summary import usd
 
-WIDTH = 680  # the drawing's own units; the page scales it to the width available
-SMALL_WIDTH = 420  # one panel of the small multiples (two side by side on a wide page)
-LABEL = 150
-VALUE = 110
+# Sizes are the drawing's own units; the page scales each chart to the width available.
+# They are kept small so that on a phone (about 330 px for a chart) the 12-unit text
+# stays readable: a wide drawing shrunk to a phone's width makes its text unreadable.
+WIDTH = 440
+LABEL = 130
+VALUE = 90
+SMALL_WIDTH = 320  # one panel of the small multiples: several side by side on a wide page
+SMALL_LABEL = 90
+SMALL_VALUE = 100
 ROW = 26
 BAR = 18
 TOP = 8
@@ -41,11 +46,12 @@ def _svg(height: int, title: str, body: list[str], width: int = WIDTH) -> str:
     )
 
 
-def _label(y: float, text: str) -> str:
-    short = text if len(text) <= 20 else text[:19] + "…"
+def _label(y: float, text: str, label_width: int) -> str:
+    fits = max(4, label_width // 7)  # characters of 12-unit text that fit the label column
+    short = text if len(text) <= fits else text[: fits - 1] + "…"
     return (
-        f'<text x="{LABEL - 6}" y="{y + BAR * 0.72:.1f}" text-anchor="end" '
-        f'font-size="12">{escape(short)}</text>'
+        f'<text x="{label_width - 6}" y="{y + BAR * 0.72:.1f}" text-anchor="end" '
+        f'font-size="12"><title>{escape(text)}</title>{escape(short)}</text>'
     )
 
 
@@ -57,24 +63,26 @@ def bar_chart(
     fmt: Callable[[float], str] = str,
     color: str = PALETTE[0],
     width: int = WIDTH,
+    label_width: int = LABEL,
+    value_width: int = VALUE,
 ) -> str:
     """One horizontal bar per (label, value), scaled to `maximum` (default: the largest)."""
     if not rows:
         return f'<p class="muted">{escape(title)}: nothing to show.</p>'
     top = maximum if maximum is not None else max(v for _, v in rows)
     top = top if top > 0 else 1.0
-    span = width - LABEL - VALUE
+    span = width - label_width - value_width
     height = TOP * 2 + ROW * len(rows)
     body = []
     for i, (label, value) in enumerate(rows):
         y = TOP + i * ROW
         length = max(0.0, min(1.0, value / top)) * span
-        body.append(_label(y, label))
+        body.append(_label(y, label, label_width))
         body.append(
-            f'<rect x="{LABEL}" y="{y}" width="{span}" height="{BAR}" fill="#eef1f4"/>'
-            f'<rect x="{LABEL}" y="{y}" width="{length:.1f}" height="{BAR}" fill="{color}">'
-            f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
-            f'<text x="{LABEL + span + 6}" y="{y + BAR * 0.72:.1f}" font-size="12">'
+            f'<rect x="{label_width}" y="{y}" width="{span}" height="{BAR}" fill="#eef1f4"/>'
+            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{BAR}" '
+            f'fill="{color}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>'
+            f'<text x="{label_width + span + 6}" y="{y + BAR * 0.72:.1f}" font-size="12">'
             f"{escape(fmt(value))}</text>"
         )
     return _svg(height, title, body, width)
@@ -106,6 +114,8 @@ def origin_charts(origins: list[dict[str, object]]) -> str:
             fmt=lambda v, total=total: f"{v:,.1f} t · {v / total:.0%}",
             color=color,
             width=SMALL_WIDTH,
+            label_width=SMALL_LABEL,
+            value_width=SMALL_VALUE,
         )
         panels.append(
             f'<figure class="origin" data-material="{escape(material)}">'
