@@ -8,6 +8,7 @@ job finishes, and the stalled ones get 408 without ever holding a slot.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import pytest
 
 from exposure.web.jobs import FINAL
 from exposure.web.loopback import (
+    LOOPBACK_HOST,
     fake_worker_command,
     read_status_line,
     running_server,
@@ -49,6 +51,10 @@ def test_thirty_simultaneous_uploads_are_all_queued_and_finished_despite_slowlor
     with running_server(create_app(settings)) as base:
         port = int(base.rsplit(":", 1)[1])
         stalled = [slow_sender(port) for _ in range(STALLED)]
+        # One more stalls inside its headers: the app never sees it (uvicorn holds it), so
+        # it must not hold anything the uploads need either.
+        in_headers = socket.create_connection((LOOPBACK_HOST, port), timeout=30)
+        in_headers.sendall(b"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
         start_together = threading.Barrier(UPLOADS)
 
         def one_upload(number: int) -> httpx.Response:
@@ -85,5 +91,5 @@ def test_thirty_simultaneous_uploads_are_all_queued_and_finished_despite_slowlor
             for connection in stalled:
                 assert read_status_line(connection, timeout=15).startswith(b"HTTP/1.1 408")
         finally:
-            for connection in stalled:
+            for connection in [*stalled, in_headers]:
                 connection.close()
