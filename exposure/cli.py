@@ -583,17 +583,37 @@ def stress(
 @click.option(
     "--token",
     envvar="EXPOSURE_TOKEN",
-    help="Require this bearer token (or set EXPOSURE_TOKEN) for shared deployments.",
+    help="Require this bearer token for shared deployments. Visible to other users of "
+    "this machine (ps): prefer the EXPOSURE_TOKEN environment variable or --token-file.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="EXPOSURE_TOKEN_FILE",
+    help="Read the bearer token from the first line of this file (or EXPOSURE_TOKEN_FILE); "
+    "make it readable by the server's user only.",
 )
 @verbose_option
 @handle_errors
-def serve(host: str, port: int, token: str | None) -> None:
+def serve(host: str, port: int, token: str | None, token_file: Path | None) -> None:
     """Start the upload page: planners run the calculator from a browser.
 
-    Example: exposure serve --port 8000
-    """
-    from exposure.web.server import serve as run_server
+    SIGTERM or Ctrl-C stops it gracefully: finished results stay in the work
+    folder and are served again after a restart.
 
+    Example: EXPOSURE_TOKEN_FILE=/etc/exposure/token exposure serve --host 0.0.0.0
+    """
+    from exposure.errors import UsageError
+    from exposure.web.server import serve as run_server
+    from exposure.web.settings import read_token_file
+
+    if token and token_file:
+        raise UsageError("give the token once: --token (EXPOSURE_TOKEN) or --token-file")
+    if token_file is not None:
+        try:
+            token = read_token_file(token_file)
+        except ValueError as exc:  # unreadable or empty
+            raise UsageError(str(exc)) from exc
     run_server(host=host, port=port, token=token)
 
 

@@ -101,7 +101,9 @@ def test_reference_workbook_solves_and_results_download(page, base_url, tmp_path
     page.wait_for_url("**/jobs/*")
     page.wait_for_selector("#results")  # the running page refreshes itself until done
     assert "exposure 1:" in page.inner_text("#sentences")
-    assert page.locator("svg.chart").count() == 3
+    panels = page.locator("#origins figure").count()
+    assert panels >= 2  # supply by origin: one panel per material
+    assert page.locator("svg.chart").count() == 2 + panels
     with page.expect_download() as info:
         page.click("#results")
     download = info.value
@@ -142,3 +144,52 @@ def test_broken_workbook_dropped_on_the_page_names_the_bad_cell(page, base_url, 
     assert "Errors" in book.sheetnames
     assert book["Supply"]["D2"].comment is not None
     book.close()
+
+
+def test_charts_fit_a_phone_screen(browser, base_url, tmp_path):
+    """The charts used to be a fixed 680 px: on a phone only a slice of them showed."""
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(base_url + "/")
+        page.set_input_files("#workbook", str(REFERENCE_WORKBOOK))
+        page.click("#run")
+        page.wait_for_selector("#results")
+        widths = page.eval_on_selector_all(
+            "svg.chart", "nodes => nodes.map(n => n.getBoundingClientRect().right)"
+        )
+        assert widths and max(widths) <= 375
+        assert set(
+            page.eval_on_selector_all("svg.chart", "ns => ns.map(n => n.getAttribute('width'))")
+        ) == {"100%"}
+        # every material's panel has a bar that can be seen, however few tonnes it is
+        longest = page.eval_on_selector_all(
+            "#origins figure",
+            """figures => figures.map(f => Math.max(...Array.from(
+                f.querySelectorAll("rect[fill]:not([fill='#eef1f4'])"),
+                r => r.getBoundingClientRect().width)))""",
+        )
+        assert longest and min(longest) > 40, longest
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= 375
+        icon = page.evaluate("fetch('/favicon.svg').then(r => r.headers.get('content-type'))")
+        assert icon.startswith("image/svg+xml")
+    finally:
+        context.close()
+
+
+def test_refused_file_keeps_the_options_and_asks_for_the_file_again(page, base_url, tmp_path):
+    csv = tmp_path / "plan.csv"
+    csv.write_text("sector,units\nS1,10\n", encoding="utf-8")
+    page.goto(base_url + "/")
+    page.set_input_files("#workbook", str(csv))
+    page.check("input[name=objective][value=fair]")
+    page.check("input[name=scenarios]")
+    page.click("#run")
+    page.wait_for_selector("#refusal")
+    assert "not an Excel .xlsx workbook" in page.inner_text("#refusal")
+    assert page.is_checked("input[name=objective][value=fair]")
+    assert page.is_checked("input[name=scenarios]")
+    assert "choose the workbook again" in page.inner_text("#choose-again")
+    assert "plan.csv" in page.inner_text("#choose-again")

@@ -7,7 +7,13 @@ a restarted server shows it. The worker process writes the state while it
 runs; once it has exited, the monitor thread here has the last word: a job
 that died without a verdict (killed, crashed, out of memory, over its time
 limit) gets a plain message. Finished jobs are deleted `expiry_seconds` after
-they finished.
+they finished, by a background sweep (never inside a request, so a request
+costs the same however many finished jobs there are).
+
+At most `max_jobs` run at once; a complete upload beyond that waits in a
+bounded first-in, first-out queue and starts when a slot frees. The queue is
+on disk too (a `queued` state with its input), so jobs still waiting when the
+server stops start again when it comes back.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -93,40 +100,53 @@ def log_tail(path: Path, size: int = 4096) -> str:
         return ""
 
 
+class QueueFullError(Exception):
+    """Every slot is taken and the queue is full: the server is busy."""
+
+
 class JobStore:
-    """Creates, runs, watches and expires jobs; counts those running against `max_jobs`."""
+    """Creates, queues, runs, watches and expires jobs; at most `max_jobs` run at once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.now = settings.now
         self.root = Path(settings.work_dir)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             self.root.chmod(0o700)
         self._lock = threading.Lock()
-        self._reserved = 0
+        self._launching = 0  # slots taken by jobs whose process is being started
+        self._queue: deque[tuple[str, Path]] = deque()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._monitors: dict[str, threading.Thread] = {}
         self._stopping = False
         self.expired: set[str] = set()
 
-    # ------------------------------------------------------------ slots
-    def reserve(self) -> bool:
-        """Take one of the `max_jobs` slots; False when all are taken (the server is busy)."""
-        with self._lock:
-            if self._stopping or self._reserved + len(self._processes) >= self.settings.max_jobs:
-                return False
-            self._reserved += 1
-            return True
-
-    def release(self) -> None:
-        """Give back a reserved slot whose upload failed."""
-        with self._lock:
-            self._reserved = max(0, self._reserved - 1)
-
+    # ------------------------------------------------------------ counts
     @property
     def running(self) -> int:
         with self._lock:
             return len(self._processes)
+
+    @property
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def queue_full(self) -> bool:
+        """True when a new job could neither start nor wait (or the server is stopping)."""
+        with self._lock:
+            slots_taken = self._launching + len(self._processes) >= self.settings.max_jobs
+            must_wait = slots_taken or bool(self._queue)
+            return self._stopping or (must_wait and len(self._queue) >= self.settings.queue_size)
+
+    def position(self, job_id: str) -> int | None:
+        """1 for the next job to start, 2 for the one after it...; None if not waiting."""
+        with self._lock:
+            for index, (queued_id, _folder) in enumerate(self._queue):
+                if queued_id == job_id:
+                    return index + 1
+        return None
 
     # ------------------------------------------------------------ folders
     def path(self, job_id: str) -> Path | None:
@@ -150,42 +170,96 @@ class JobStore:
         shutil.rmtree(folder, ignore_errors=True)
 
     def state(self, job_id: str) -> dict[str, Any] | None:
-        folder = self.path(job_id)
-        return read_state(folder) if folder else None
+        """The job's state; None if there is no such job or it has just expired.
 
-    # ------------------------------------------------------------ running
-    def start(self, job_id: str, folder: Path, options: dict[str, Any]) -> None:
-        """Launch the worker on a reserved slot; the upload is `folder/input.xlsx`."""
+        Only this one job is looked at: whether it is past its expiry is decided
+        here too, so a page never shows results the sweep has not reached yet.
+        """
+        folder = self.path(job_id)
+        if folder is None:
+            return None
+        state = read_state(folder)
+        if state is not None and self._is_expired(state, self.now()):
+            self._expire(folder)
+            return None
+        return state
+
+    # ------------------------------------------------------------ queue and slots
+    def submit(self, job_id: str, folder: Path, options: dict[str, Any]) -> int:
+        """Queue a complete upload (`folder/input.xlsx`); start it at once if a slot is free.
+
+        Returns the job's place in the queue (0: started). Raises QueueFullError
+        when every slot is taken and `queue_size` jobs already wait.
+        """
         settings = self.settings
-        now = time.time()
         job = {
             **options,
             "solver_time_limit": max(1.0, settings.job_time_limit * 0.8),
             "memory_limit_bytes": settings.memory_limit_bytes,
         }
+        if self.queue_full():
+            raise QueueFullError
         (folder / "job.json").write_text(json.dumps(job), encoding="utf-8")
         write_state(
             folder,
             {
                 "id": job_id,
                 "status": "queued",
-                "stage": "starting",
-                "created": now,
+                "stage": "waiting for a free slot",
+                "created": self.now(),
                 "filename": options.get("filename", "workbook.xlsx"),
                 "objective": options.get("objective", "priority"),
                 "scenarios": bool(options.get("scenarios")),
             },
         )
-        env = {k: v for k, v in os.environ.items() if k != "EXPOSURE_TOKEN"}
+        with self._lock:  # decided again: other uploads may have come in meanwhile
+            if self._stopping:
+                raise QueueFullError
+            if self._launching + len(self._processes) < settings.max_jobs and not self._queue:
+                self._launching += 1
+                position = 0
+            elif len(self._queue) < settings.queue_size:
+                self._queue.append((job_id, folder))
+                position = len(self._queue)
+            else:
+                raise QueueFullError
+        if position == 0:
+            self._launch(job_id, folder)
+        return position
+
+    def _start_next(self) -> None:
+        """Start queued jobs while slots are free (called whenever a slot frees)."""
+        while True:
+            with self._lock:
+                if (
+                    self._stopping
+                    or not self._queue
+                    or self._launching + len(self._processes) >= self.settings.max_jobs
+                ):
+                    return
+                job_id, folder = self._queue.popleft()
+                self._launching += 1
+            if folder.is_dir():
+                self._launch(job_id, folder)
+            else:  # deleted by hand while it waited
+                with self._lock:
+                    self._launching -= 1
+
+    def _launch(self, job_id: str, folder: Path) -> None:
+        """Start the worker on a slot already counted in `_launching`."""
+        with contextlib.suppress(OSError):
+            update_state(folder, stage="starting")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EXPOSURE_TOKEN")}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
         )
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[variable] = "1"
-        log = (folder / LOG_FILE).open("wb")
+        log = None
         try:
+            log = (folder / LOG_FILE).open("wb")
             process = subprocess.Popen(
-                [*settings.worker_command, str(folder)],
+                [*self.settings.worker_command, str(folder)],
                 cwd=folder,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -193,21 +267,25 @@ class JobStore:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed as a whole
             )
-        except OSError:
-            log.close()
-            self.release()
-            update_state(
-                folder,
-                status="failed",
-                finished=time.time(),
-                message="The server could not start the calculation. Try again later.",
-            )
+        except OSError:  # no log file (folder gone) or no worker: the job fails, not the server
+            if log is not None:
+                log.close()
+            with self._lock:
+                self._launching -= 1
+            with contextlib.suppress(OSError):
+                update_state(
+                    folder,
+                    status="failed",
+                    finished=self.now(),
+                    message="The server could not start the calculation. Try again later.",
+                )
+            self._start_next()
             return
         monitor = threading.Thread(
             target=self._watch, args=(job_id, folder, process, log), daemon=True
         )
         with self._lock:
-            self._reserved = max(0, self._reserved - 1)
+            self._launching -= 1
             self._processes[job_id] = process
             self._monitors[job_id] = monitor
         monitor.start()
@@ -238,14 +316,16 @@ class JobStore:
                     message = exit_message(
                         code, self.settings.memory_limit_bytes, log_tail(folder / LOG_FILE)
                     )
-                update_state(folder, status="failed", finished=time.time(), message=message)
+                update_state(folder, status="failed", finished=self.now(), message=message)
             elif "finished" not in state:
-                update_state(folder, finished=time.time())
+                update_state(folder, finished=self.now())
         except OSError:  # the folder vanished (expired, deleted by hand): nothing to report
             pass
         finally:
             with self._lock:
                 self._processes.pop(job_id, None)
+                self._monitors.pop(job_id, None)
+            self._start_next()
 
     @staticmethod
     def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -254,10 +334,17 @@ class JobStore:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
 
-    def shutdown(self) -> None:
-        """Stop every running job and wait for the monitors to record it."""
+    def shutdown(self, grace: float | None = None) -> None:
+        """Stop: no new job starts; running jobs get `grace` seconds to finish, then are
+        killed and marked failed. Queued jobs stay queued on disk for the next start."""
+        grace = self.settings.shutdown_grace if grace is None else grace
         with self._lock:
             self._stopping = True
+            monitors = list(self._monitors.values())
+        deadline = time.monotonic() + max(0.0, grace)
+        for monitor in monitors:
+            monitor.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
             processes = list(self._processes.values())
             monitors = list(self._monitors.values())
         for process in processes:
@@ -266,16 +353,28 @@ class JobStore:
             monitor.join(timeout=10)
 
     def recover(self) -> None:
-        """At start-up: jobs left unfinished by an earlier server process are marked failed."""
+        """At start-up: jobs an earlier server process left running are marked failed;
+        jobs it left waiting in the queue (input complete, never started) are queued again."""
+        waiting: list[tuple[float, str, Path]] = []
         for folder in self._folders():
             state = read_state(folder)
-            if state is not None and state.get("status") not in FINAL:
-                update_state(
-                    folder,
-                    status="failed",
-                    finished=time.time(),
-                    message="The server restarted while this job ran. Upload it again.",
-                )
+            if state is None or state.get("status") in FINAL:
+                continue
+            never_started = state.get("status") == "queued" and "started" not in state
+            complete = (folder / INPUT_FILE).is_file() and (folder / "job.json").is_file()
+            if never_started and complete:
+                waiting.append((float(state.get("created") or 0), folder.name, folder))
+                continue
+            update_state(
+                folder,
+                status="failed",
+                finished=self.now(),
+                message="The server restarted while this job ran. Upload it again.",
+            )
+        with self._lock:
+            for _created, job_id, folder in sorted(waiting):
+                self._queue.append((job_id, folder))
+        self._start_next()
 
     # ------------------------------------------------------------ expiry
     def _folders(self) -> list[Path]:
@@ -284,29 +383,40 @@ class JobStore:
         except OSError:
             return []
 
+    def _is_expired(self, state: dict[str, Any], now: float) -> bool:
+        if state.get("status") not in FINAL:
+            return False
+        finished = float(state.get("finished") or state.get("created") or 0)
+        return now - finished > self.settings.expiry_seconds
+
+    def _expire(self, folder: Path) -> None:
+        self.discard(folder)
+        with self._lock:
+            if len(self.expired) > 10_000:  # only for a kinder message; keep it bounded
+                self.expired.clear()
+            self.expired.add(folder.name)
+
     def sweep(self, now: float | None = None) -> int:
-        """Delete the folders of jobs finished more than `expiry_seconds` ago; returns how many."""
-        now = time.time() if now is None else now
+        """Delete the folders of jobs finished more than `expiry_seconds` ago; returns how many.
+
+        Reads every job's state, so it runs in the background (see the server's
+        lifespan), never inside a request.
+        """
+        now = self.now() if now is None else now
         expiry = self.settings.expiry_seconds
         with self._lock:
-            active = set(self._processes)
+            active = set(self._processes) | {job_id for job_id, _folder in self._queue}
         removed = 0
         for folder in self._folders():
             if folder.name in active:
                 continue
             state = read_state(folder)
             if state is None:  # an upload in progress or abandoned: judge by the folder's age
-                with contextlib.suppress(OSError):
-                    if now - folder.stat().st_mtime > max(expiry, 600):
+                with contextlib.suppress(OSError):  # (file times are real time, not `now`)
+                    if time.time() - folder.stat().st_mtime > max(expiry, 600):
                         self.discard(folder)
                 continue
-            if state.get("status") not in FINAL:
-                continue
-            finished = float(state.get("finished") or state.get("created") or 0)
-            if now - finished > expiry:
-                self.discard(folder)
-                if len(self.expired) > 10_000:  # only for a kinder message; keep it bounded
-                    self.expired.clear()
-                self.expired.add(folder.name)
+            if self._is_expired(state, now):
+                self._expire(folder)
                 removed += 1
         return removed

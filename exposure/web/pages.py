@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -23,6 +23,15 @@ OBJECTIVES = {
 }
 
 
+@dataclass(frozen=True)
+class FormChoice:
+    """What a planner chose on the upload form, to show it again after a refusal."""
+
+    objective: str = "priority"
+    scenarios: bool = False
+    filename: str = ""
+
+
 def layout(title: str, body: str, head: str = "") -> str:
     return f"""<!doctype html>
 <html lang="en">
@@ -30,6 +39,7 @@ def layout(title: str, body: str, head: str = "") -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · Rare-earth exposure</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/app.css">
 {head}
 </head>
@@ -50,16 +60,49 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def home(settings: Settings) -> str:
+def home(
+    settings: Settings,
+    *,
+    error: tuple[str, str] | None = None,
+    chosen: FormChoice | None = None,
+    signed_in: bool = False,
+) -> str:
+    """The upload form; after a refused upload, with the refusal and the options chosen."""
+    chosen = chosen or FormChoice()
+    objective = chosen.objective if chosen.objective in OBJECTIVES else "priority"
     choices = "".join(
         f'<label><input type="radio" name="objective" value="{key}"'
-        f"{' checked' if key == 'priority' else ''}> <strong>{escape(name)}</strong>"
+        f"{' checked' if key == objective else ''}> <strong>{escape(name)}</strong>"
         f' <span class="muted">{escape(text)}</span></label>'
         for key, (name, text) in OBJECTIVES.items()
     )
     limit_mb = settings.max_upload_bytes / 1024**2
+    refusal = ""
+    title = "Upload"
+    if error is not None:
+        title = error[0]
+        again = (
+            f"You had chosen <strong>{escape(chosen.filename)}</strong>. "
+            if chosen.filename
+            else ""
+        )
+        refusal = (
+            f'<div class="alert" id="refusal" role="alert"><strong>{escape(error[0])}</strong>'
+            f"<br>{escape(error[1])}</div>"
+            f'<p class="notice" id="choose-again">{again}Your options below are kept, but a '
+            "browser cannot keep a chosen file after an error: <strong>choose the workbook "
+            "again</strong>, then press Run.</p>"
+        )
+    scenarios_checked = " checked" if chosen.scenarios else ""
+    sign_out = (
+        '<form action="/logout" method="post" class="sign-out"><button type="submit" '
+        'class="secondary">Sign out</button></form>'
+        if signed_in
+        else ""
+    )
     body = f"""
 <h1>Run a workbook</h1>
+{refusal}
 <div class="card">
 <form id="upload" action="/jobs" method="post" enctype="multipart/form-data"
   data-max-bytes="{settings.max_upload_bytes}">
@@ -76,7 +119,7 @@ def home(settings: Settings) -> str:
   </fieldset>
   <fieldset>
     <legend>What-if</legend>
-    <label><input type="checkbox" name="scenarios" value="1">
+    <label><input type="checkbox" name="scenarios" value="1"{scenarios_checked}>
       Also run the workbook's scenarios (Scenarios sheet) and give a comparison workbook</label>
   </fieldset>
   <button type="submit" id="run">Run</button>
@@ -88,11 +131,13 @@ def home(settings: Settings) -> str:
   <p class="muted">The template has one sheet per table, with notes on every column and
   drop-downs. Fill it in, save it as .xlsx and upload it above.</p>
   <p class="muted">Limits: workbooks up to {limit_mb:g} MB; each run may take up to
-  {_minutes(settings.job_time_limit)}; results are kept for
+  {_minutes(settings.job_time_limit)}; {settings.max_jobs} run(s) at once and up to
+  {settings.queue_size} wait their turn; results are kept for
   {_minutes(settings.expiry_seconds)} after a run, then deleted from the server.</p>
 </div>
+{sign_out}
 """
-    return layout("Upload", body)
+    return layout(title, body)
 
 
 def message_page(title: str, message: str, *, back: bool = True) -> str:
@@ -119,7 +164,10 @@ def login_page(wrong: bool = False) -> str:
     return layout("Sign in", body)
 
 
-def job_page(job_id: str, state: dict[str, Any], settings: Settings) -> str:
+def job_page(
+    job_id: str, state: dict[str, Any], settings: Settings, position: int | None = None
+) -> str:
+    """The job's page; `position` is its place in the queue (1: next), None if not waiting."""
     status = state.get("status", "queued")
     if status == "done":
         return _done(job_id, state, settings)
@@ -127,7 +175,7 @@ def job_page(job_id: str, state: dict[str, Any], settings: Settings) -> str:
         return _invalid(job_id, state, settings)
     if status == "failed":
         return _failed(state)
-    return _running(job_id, state)
+    return _running(job_id, state, settings, position)
 
 
 def _header(state: dict[str, Any]) -> str:
@@ -138,14 +186,26 @@ def _header(state: dict[str, Any]) -> str:
     )
 
 
-def _running(job_id: str, state: dict[str, Any]) -> str:
-    started = float(state.get("started") or state.get("created") or time.time())
-    elapsed = max(0.0, time.time() - started)
+def queue_words(position: int | None) -> str:
+    if position is None:
+        return ""
+    if position == 1:
+        return "Waiting in the queue: yours is the next job to start."
+    return f"Waiting in the queue: position {position} ({position - 1} job(s) ahead of yours)."
+
+
+def _running(job_id: str, state: dict[str, Any], settings: Settings, position: int | None) -> str:
+    now = settings.now()
+    started = float(state.get("started") or state.get("created") or now)
+    elapsed = max(0.0, now - started)
+    heading = "Waiting…" if position is not None else "Running…"
+    hidden = "" if position is not None else " hidden"  # the script shows it if needed
     body = f"""
-<h1>Running…</h1>
+<h1>{heading}</h1>
 {_header(state)}
 <div class="card" data-job-status="{escape(str(state.get("status")))}"
   data-status-url="/jobs/{job_id}/status">
+  <p id="queue" class="notice"{hidden}>{escape(queue_words(position))}</p>
   <p>Now: <strong id="stage">{escape(str(state.get("stage", "starting")))}</strong>
   (<span id="elapsed">{elapsed:.0f} s</span>)</p>
   <div class="progress"><span></span></div>
@@ -182,8 +242,9 @@ def _issue_table(issues: list[dict[str, Any]]) -> str:
 
 
 def _expires(state: dict[str, Any], settings: Settings) -> str:
-    finished = float(state.get("finished") or time.time())
-    left = max(0.0, finished + settings.expiry_seconds - time.time())
+    now = settings.now()
+    finished = float(state.get("finished") or now)
+    left = max(0.0, finished + settings.expiry_seconds - now)
     return (
         f'<p class="muted">These files are deleted from the server in about '
         f"{_minutes(round(left / 60) * 60 if left >= 120 else round(left))}.</p>"

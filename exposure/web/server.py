@@ -7,18 +7,19 @@ Routes:
   GET  /                       upload form (file picker, drag and drop, objective, scenarios)
   GET  /template.xlsx          the blank input template
   POST /jobs                   upload (multipart form, or the raw .xlsx as the body) -> job
-  GET  /jobs/{id}              progress, then the problems or the results (survives reload)
+  GET  /jobs/{id}              place in the queue, progress, then the problems or the results
   GET  /jobs/{id}/status       the job's state as JSON (polled by the page)
   GET  /jobs/{id}/results.xlsx | annotated.xlsx | whatif.xlsx   downloads
-  GET  /healthz                liveness and how many jobs run
+  GET  /healthz                liveness, how many jobs run and wait
   GET|POST /login              token sign-in for browsers when a token is required
+  POST /logout                 ends the browser's session
+  GET  /favicon.svg, /favicon.ico   the page's icon (drawn inline, nothing fetched)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import re
 import sys
@@ -44,7 +45,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exposure.errors import InputError
 from exposure.web import pages
-from exposure.web.assets import CSS, JS
+from exposure.web.access import LoginLimiter, Sessions
+from exposure.web.assets import CSS, FAVICON, JS
 from exposure.web.jobs import (
     ANNOTATED_FILE,
     FINAL,
@@ -52,13 +54,14 @@ from exposure.web.jobs import (
     RESULTS_FILE,
     WHATIF_FILE,
     JobStore,
+    QueueFullError,
 )
 from exposure.web.settings import Settings
-from exposure.web.upload import UploadRejectedError, receive_upload
+from exposure.web.upload import Upload, UploadRejectedError, body_chunks, receive_upload
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COOKIE = "exposure_session"
-PUBLIC_PATHS = ("/healthz", "/login", "/static/")
+PUBLIC_PATHS = ("/healthz", "/login", "/static/", "/favicon.")
 TRUE_WORDS = {"1", "on", "true", "yes"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SECURITY_HEADERS = [
@@ -76,11 +79,6 @@ DOWNLOADS = {
     "annotated.xlsx": (ANNOTATED_FILE, "annotated"),
     "whatif.xlsx": (WHATIF_FILE, "whatif"),
 }
-
-
-def session_value(token: str) -> str:
-    """What the sign-in cookie holds: derived from the token, not the token itself."""
-    return hmac.new(token.encode(), b"exposure-web-session", hashlib.sha256).hexdigest()
 
 
 def display_name(raw: str) -> str:
@@ -108,32 +106,55 @@ def problem(request: Request, status: int, title: str, message: str, **headers: 
     return HTMLResponse(pages.message_page(title, message), status, headers=headers)
 
 
-class Guard:
-    """ASGI middleware: bearer-token check, security headers, expiry sweep on each request."""
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
-    def __init__(self, app: ASGIApp, settings: Settings, store: JobStore) -> None:
+
+def too_many_attempts(request: Request, retry_after: int) -> Response:
+    return problem(
+        request,
+        429,
+        "Too many sign-in attempts",
+        f"Too many wrong tokens were tried from your address. Wait {retry_after} seconds, "
+        "then try again.",
+        **{"Retry-After": str(retry_after)},
+    )
+
+
+class Guard:
+    """ASGI middleware: the token check (bearer or session cookie) and security headers.
+
+    It does no work that grows with the number of jobs: expired jobs are swept
+    by a background task (see `create_app`), never here.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        sessions: Sessions,
+        limiter: LoginLimiter,
+    ) -> None:
         self.app = app
         self.settings = settings
-        self.store = store
-        self.session = session_value(settings.token) if settings.token else None
+        self.sessions = sessions
+        self.limiter = limiter
 
-    def authorised(self, scope: Scope) -> bool:
-        token = self.settings.token
-        if not token or scope["path"].startswith(PUBLIC_PATHS):
-            return True
+    def bearer(self, scope: Scope) -> str | None:
+        """The bearer token the request carries, if any."""
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, given = authorization.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
-            return True
-        cookies = headers.get(b"cookie", b"").decode("latin-1")
-        for part in cookies.split(";"):
+        return given.strip() if scheme.lower() == "bearer" else None
+
+    def session_cookie(self, scope: Scope) -> str:
+        headers = dict(scope.get("headers") or [])
+        for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == COOKIE and self.session and hmac.compare_digest(value, self.session):
-                return True
-        return False
+            if name == COOKIE:
+                return value
+        return ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,26 +167,45 @@ class Guard:
                 message["headers"] = list(message["headers"]) + SECURITY_HEADERS
             await send(message)
 
-        if not self.authorised(scope):
-            request = Request(scope)
-            headers = {"WWW-Authenticate": 'Bearer realm="exposure"'}
-            if wants_json(request):
-                response: Response = JSONResponse(
-                    {"error": "unauthorised", "message": "a bearer token is required"},
-                    401,
-                    headers=headers,
-                )
-            else:
-                response = HTMLResponse(pages.login_page(), 401, headers=headers)
-            await response(scope, receive, send_with_headers)
+        token = self.settings.token
+        if not token or scope["path"].startswith(PUBLIC_PATHS):
+            await self.app(scope, receive, send_with_headers)
             return
-        self.store.sweep()
-        await self.app(scope, receive, send_with_headers)
+        given = self.bearer(scope)
+        if given is not None:
+            address = client_address(scope)
+            wait = self.limiter.retry_after(address)
+            if wait:
+                response = too_many_attempts(Request(scope), wait)
+                await response(scope, receive, send_with_headers)
+                return
+            if hmac.compare_digest(given.encode(), token.encode()):
+                await self.app(scope, receive, send_with_headers)
+                return
+            self.limiter.failed(address)  # a wrong token counts like a wrong sign-in
+        elif self.sessions.valid(self.session_cookie(scope)):
+            await self.app(scope, receive, send_with_headers)
+            return
+        request = Request(scope)
+        headers = {"WWW-Authenticate": 'Bearer realm="exposure"'}
+        if wants_json(request):
+            response = JSONResponse(
+                {"error": "unauthorised", "message": "a bearer token is required"},
+                401,
+                headers=headers,
+            )
+        else:
+            response = HTMLResponse(pages.login_page(), 401, headers=headers)
+        await response(scope, receive, send_with_headers)
 
 
 # ------------------------------------------------------------------ handlers
 async def home(request: Request) -> Response:
-    return HTMLResponse(pages.home(request.app.state.settings))
+    return HTMLResponse(pages.home(request.app.state.settings, signed_in=_has_session(request)))
+
+
+def _has_session(request: Request) -> bool:
+    return bool(request.app.state.settings.token and request.cookies.get(COOKIE))
 
 
 async def stylesheet(_request: Request) -> Response:
@@ -176,10 +216,22 @@ async def script(_request: Request) -> Response:
     return Response(JS, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
 
+async def favicon(_request: Request) -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 async def health(request: Request) -> Response:
+    """Liveness and load, from counters in memory: no file is read, however many jobs."""
     store: JobStore = request.app.state.store
+    settings: Settings = request.app.state.settings
     return JSONResponse(
-        {"ok": True, "running": store.running, "max_jobs": request.app.state.settings.max_jobs}
+        {
+            "ok": True,
+            "running": store.running,
+            "max_jobs": settings.max_jobs,
+            "queued": store.queued,
+            "queue_size": settings.queue_size,
+        }
     )
 
 
@@ -205,24 +257,59 @@ def same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
+def upload_refused(
+    request: Request, settings: Settings, upload: Upload, status: int, title: str, message: str
+) -> Response:
+    """An upload refused: for a browser, the upload form again with the options it chose.
+
+    A browser cannot pre-fill a file input, so the form says to choose the file
+    again (naming the one chosen). The connection is closed: the body may not
+    have been read to its end.
+    """
+    headers = {"Connection": "close"}
+    if status == 503:
+        headers["Retry-After"] = "60"
+    if wants_json(request):
+        return JSONResponse({"error": title, "message": message}, status, headers=headers)
+    chosen = pages.FormChoice(
+        objective=upload.fields.get("objective", "priority"),
+        scenarios=upload.fields.get("scenarios", "").strip().lower() in TRUE_WORDS,
+        filename=display_name(upload.filename) if upload.filename else "",
+    )
+    page = pages.home(
+        settings,
+        error=(title, message),
+        chosen=chosen,
+        signed_in=_has_session(request),
+    )
+    return HTMLResponse(page, status, headers=headers)
+
+
 async def create_job(request: Request) -> Response:
+    """Receive the whole upload first, check it, then queue it.
+
+    No job slot or queue place is held while the body arrives (a slow or
+    stalled sender costs one connection and its deadline, nothing more).
+    """
     settings: Settings = request.app.state.settings
     store: JobStore = request.app.state.store
     if not same_origin(request):
         return problem(request, 403, "Refused", "Uploads are accepted only from this page.")
-    if not store.reserve():
-        return problem(
-            request,
-            503,
-            "Busy, try again in a minute",
-            f"The server is already running {settings.max_jobs} calculation(s), as many as "
-            "it allows at once. Please try again in a minute; your workbook was not kept.",
-            **{"Retry-After": "60"},
-        )
+    if store.queue_full():  # refuse before reading a body that could not be queued anyway
+        asked = Upload(fields=dict(request.query_params))
+        return upload_refused(request, settings, asked, 503, *busy_message(settings))
     job_id, folder = store.new_folder()
-    started = False
+    upload = Upload()
+    position: int | None = None
     try:
-        upload = await receive_upload(request, folder / INPUT_FILE, settings.max_upload_bytes)
+        await receive_upload(
+            request,
+            folder / INPUT_FILE,
+            settings.max_upload_bytes,
+            idle_timeout=settings.upload_idle_timeout,
+            total_timeout=settings.upload_timeout,
+            upload=upload,
+        )
         name = display_name(upload.filename)
         try:
             await run_in_threadpool(_check_container, folder / INPUT_FILE)
@@ -240,24 +327,38 @@ async def create_job(request: Request) -> Response:
             )
         scenarios = upload.fields.get("scenarios", "").strip().lower() in TRUE_WORDS
         options = {"objective": objective, "scenarios": scenarios, "filename": name}
-        store.start(job_id, folder, options)
-        started = True
+        position = await run_in_threadpool(store.submit, job_id, folder, options)
     except UploadRejectedError as exc:
-        return problem(request, exc.status, exc.title, exc.message)
+        return upload_refused(request, settings, upload, exc.status, exc.title, exc.message)
+    except QueueFullError:
+        return upload_refused(request, settings, upload, 503, *busy_message(settings))
     except ClientDisconnect:  # pragma: no cover - receive_upload converts it
         return PlainTextResponse("upload interrupted", 400)
     finally:
-        if not started:
-            store.release()
+        if position is None:  # refused, timed out or interrupted: keep nothing of it
             store.discard(folder)
     location = f"/jobs/{job_id}"
     if wants_json(request):
         return JSONResponse(
-            {"id": job_id, "url": location, "status_url": f"{location}/status"},
+            {
+                "id": job_id,
+                "url": location,
+                "status_url": f"{location}/status",
+                "queue_position": position,
+            },
             202,
             headers={"Location": location},
         )
     return RedirectResponse(location, 303)
+
+
+def busy_message(settings: Settings) -> tuple[str, str]:
+    return (
+        "Busy, try again in a minute",
+        f"The server is running {settings.max_jobs} calculation(s) and "
+        f"{settings.queue_size} more are waiting, as many as it allows. Please try again "
+        "in a minute; your workbook was not kept.",
+    )
 
 
 def _check_container(path: Path) -> None:
@@ -291,25 +392,29 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 async def job_page(request: Request) -> Response:
     job_id = request.path_params["job_id"]
-    state = request.app.state.store.state(job_id)
+    store: JobStore = request.app.state.store
+    state = store.state(job_id)
     if state is None:
         return _missing(request, job_id)
-    html = pages.job_page(job_id, state, request.app.state.settings)
+    html = pages.job_page(job_id, state, request.app.state.settings, store.position(job_id))
     return HTMLResponse(html, headers=NO_STORE)
 
 
 async def job_status(request: Request) -> Response:
     job_id = request.path_params["job_id"]
-    state = request.app.state.store.state(job_id)
+    store: JobStore = request.app.state.store
+    state = store.state(job_id)
     if state is None:
         return _missing(request, job_id)
-    started = float(state.get("started") or state.get("created") or time.time())
-    end = float(state.get("finished") or time.time())
+    now = request.app.state.settings.now()
+    started = float(state.get("started") or state.get("created") or now)
+    end = float(state.get("finished") or now)
     public = {
         "id": job_id,
         "status": state.get("status"),
         "stage": state.get("stage", ""),
         "elapsed": round(max(0.0, end - started), 1),
+        "queue_position": store.position(job_id),
     }
     if state.get("status") in FINAL:
         public["message"] = state.get("message", "")
@@ -328,12 +433,12 @@ async def download(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     name = request.path_params["name"]
     store: JobStore = request.app.state.store
+    state = store.state(job_id)  # None too when it has just expired
     folder = store.path(job_id)
-    if folder is None:
+    if state is None or folder is None:
         return _missing(request, job_id)
     if name not in DOWNLOADS:
         return problem(request, 404, "No such file", "This job has no such download.")
-    state = store.state(job_id) or {}
     file, suffix = DOWNLOADS[name]
     target = folder / file
     if state.get("status") not in FINAL or not target.is_file():
@@ -344,7 +449,7 @@ async def download(request: Request) -> Response:
 
 async def read_small_form(request: Request, limit: int = 4096) -> dict[str, str]:
     body = b""
-    async for chunk in request.stream():
+    async for chunk in body_chunks(request, idle_timeout=10.0, total_timeout=20.0):
         body += chunk
         if len(body) > limit:
             raise UploadRejectedError(413, "Too large", "The form is too large.")
@@ -357,27 +462,45 @@ async def login_form(_request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    """Sign a browser in: a new random session per sign-in; failures are rate-limited."""
     settings: Settings = request.app.state.settings
     if not settings.token:
         return RedirectResponse("/", 303)
     if not same_origin(request):
         return problem(request, 403, "Refused", "Sign in from this server's own page.")
+    limiter: LoginLimiter = request.app.state.login_limiter
+    address = client_address(request.scope)
+    wait = limiter.retry_after(address)
+    if wait:  # the token is not even compared: guessing stops here
+        return too_many_attempts(request, wait)
     try:
         fields = await read_small_form(request)
     except UploadRejectedError as exc:
         return problem(request, exc.status, exc.title, exc.message)
     given = fields.get("token", "")
     if not hmac.compare_digest(given.encode(), settings.token.encode()):
+        limiter.failed(address)
         return HTMLResponse(pages.login_page(wrong=True), 401)
+    sessions: Sessions = request.app.state.sessions
     response = RedirectResponse("/", 303)
     response.set_cookie(
         COOKIE,
-        session_value(settings.token),
+        sessions.create(),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=12 * 3600,
+        max_age=int(settings.session_seconds),
+        path="/",
     )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    if not same_origin(request):
+        return problem(request, 403, "Refused", "Sign out from this server's own page.")
+    request.app.state.sessions.end(request.cookies.get(COOKIE, ""))
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
@@ -386,14 +509,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI application; all its state lives in `settings.work_dir`."""
     settings = settings or Settings.from_env()
     store = JobStore(settings)
-    store.recover()
+    sessions = Sessions(settings.session_seconds, settings.now)
+    limiter = LoginLimiter(
+        settings.login_failures_allowed, settings.login_window_seconds, settings.now
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Jobs an earlier process left: running ones are marked failed, waiting ones restart.
+        await run_in_threadpool(store.recover)
+
         async def sweeper() -> None:
+            # Expiry reads every job's state: done here, in the background, so that
+            # no request pays for it.
             while True:
                 await asyncio.sleep(settings.sweep_interval)
-                await run_in_threadpool(store.sweep)
+                with contextlib.suppress(OSError):
+                    await run_in_threadpool(store.sweep)
 
         task = asyncio.create_task(sweeper())
         try:
@@ -402,6 +534,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # Running jobs get `shutdown_grace` seconds, then are killed and marked failed;
+            # finished ones stay on disk and queued ones start again after a restart.
             await run_in_threadpool(store.shutdown)
 
     job = "/jobs/{job_id:str}"
@@ -410,9 +544,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/static/app.css", stylesheet),
         Route("/static/app.js", script),
         Route("/healthz", health),
+        Route("/favicon.svg", favicon),
+        Route("/favicon.ico", favicon),
         Route("/template.xlsx", template),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/jobs", create_job, methods=["POST"]),
         Route(job, job_page),
         Route(job + "/status", job_status),
@@ -421,24 +558,40 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(Guard, settings=settings, store=store)],
+        middleware=[Middleware(Guard, settings=settings, sessions=sessions, limiter=limiter)],
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.sessions = sessions
+    app.state.login_limiter = limiter
     return app
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> None:
-    """Run the upload page with uvicorn until interrupted (`exposure serve`)."""
+    """Run the upload page with uvicorn until interrupted (`exposure serve`).
+
+    SIGTERM or Ctrl-C stops it gracefully: no new upload is taken, running jobs
+    get `shutdown_grace` seconds to finish and are then marked failed; finished
+    results and queued jobs stay in the work folder for the next start.
+    """
     import uvicorn
 
-    settings = Settings.from_env(token=token)
+    settings = Settings.from_env(token=token)  # EXPOSURE_TOKEN or EXPOSURE_TOKEN_FILE if None
     if host not in LOOPBACK and not settings.token:
         print(
             f"warning: listening on {host} without a token: anyone who can reach this "
-            "address can upload workbooks; pass --token or set EXPOSURE_TOKEN",
+            "address can upload workbooks; set EXPOSURE_TOKEN or pass --token-file",
             file=sys.stderr,
         )
     app = create_app(settings)
     print(f"upload page: http://{host}:{port}/  (jobs in {settings.work_dir})", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, server_header=False, timeout_keep_alive=5)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        server_header=False,
+        timeout_keep_alive=5,
+        # Connections still open this long after SIGTERM are closed, so a stalled
+        # client cannot keep the server from stopping.
+        timeout_graceful_shutdown=int(min(settings.upload_idle_timeout, 30)),
+    )

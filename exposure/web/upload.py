@@ -7,14 +7,21 @@ upload page; parsed by python-multipart's streaming parser) and a raw body
 (`curl --data-binary @book.xlsx`, options in the query string). Whether the
 file is an .xlsx workbook is judged by its bytes, never by its name or the
 Content-Type the client claims.
+
+Reading the body has a deadline: a sender that stalls for `idle_timeout`
+seconds, or has not finished after `total_timeout`, is answered 408 (the
+caller removes the partial file). No job slot is held while a body arrives.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -43,6 +50,16 @@ def too_large(limit: int) -> UploadRejectedError:
         "Workbook too large",
         f"The workbook is larger than the {limit / 1024**2:g} MB this server accepts. "
         "Remove unused sheets or data and upload it again.",
+    )
+
+
+def too_slow(idle_timeout: float, total_timeout: float) -> UploadRejectedError:
+    return UploadRejectedError(
+        408,
+        "Upload too slow",
+        f"The workbook did not arrive in time (nothing for {idle_timeout:g} seconds, or not "
+        f"complete after {total_timeout:g} seconds), so the upload was dropped. "
+        "Check the connection and upload it again.",
     )
 
 
@@ -89,9 +106,9 @@ class _FileSink:
 class _MultipartReceiver:
     """Feeds python-multipart's streaming parser; the `workbook` part goes to the sink."""
 
-    def __init__(self, boundary: bytes, sink: _FileSink) -> None:
+    def __init__(self, boundary: bytes, sink: _FileSink, upload: Upload) -> None:
         self.sink = sink
-        self.upload = Upload()
+        self.upload = upload
         self.parts = 0
         self.files = 0
         self._header_field = b""
@@ -175,15 +192,49 @@ def declared_length(request: Request) -> int | None:
         raise UploadRejectedError(400, "Bad upload", "Invalid Content-Length header.") from exc
 
 
-async def receive_upload(request: Request, target: Path, limit: int) -> Upload:
+async def body_chunks(
+    request: Request, idle_timeout: float, total_timeout: float
+) -> AsyncIterator[bytes]:
+    """The request body, chunk by chunk, with an idle and a total deadline (408 past them)."""
+    deadline = time.monotonic() + total_timeout
+    chunks = request.stream().__aiter__()
+    while True:
+        wait = min(idle_timeout, deadline - time.monotonic())
+        if wait <= 0:
+            raise too_slow(idle_timeout, total_timeout)
+        try:
+            with anyio.fail_after(wait):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise too_slow(idle_timeout, total_timeout) from exc
+        yield chunk
+
+
+async def receive_upload(
+    request: Request,
+    target: Path,
+    limit: int,
+    *,
+    idle_timeout: float = 20.0,
+    total_timeout: float = 300.0,
+    upload: Upload | None = None,
+) -> Upload:
     """Stream the request body into `target`; raise UploadRejectedError on anything wrong.
 
     The file may hold at most `limit` bytes; a multipart body at most `limit`
     plus a little for the form around it. A Content-Length above that is
-    refused before a byte is read.
+    refused before a byte is read. `upload` is filled in as the body is read
+    (file name, form fields), so a caller still knows them when it is refused.
     """
+    upload = Upload() if upload is None else upload
     kind, options = parse_options_header(request.headers.get("content-type"))
     multipart = kind == b"multipart/form-data"
+    # Options may come in the query string: the only place for a raw body, and for a
+    # form a copy the page's script adds, so a refusal before the form's own fields
+    # have arrived can still show the options chosen. The form's fields win.
+    upload.fields.update(request.query_params.items())
     body_limit = limit + MULTIPART_SLACK if multipart else limit
     length = declared_length(request)
     if length is not None and length > body_limit:
@@ -197,10 +248,12 @@ async def receive_upload(request: Request, target: Path, limit: int) -> Upload:
                 raise UploadRejectedError(
                     400, "Bad upload", "The upload has no multipart boundary."
                 )
-            receiver = _MultipartReceiver(boundary, sink)
+            receiver = _MultipartReceiver(boundary, sink, upload)
+        else:
+            upload.filename = request.headers.get("x-filename", "")
         received = 0
         try:
-            async for chunk in request.stream():
+            async for chunk in body_chunks(request, idle_timeout, total_timeout):
                 received += len(chunk)
                 if received > body_limit:
                     raise too_large(limit)
@@ -213,14 +266,10 @@ async def receive_upload(request: Request, target: Path, limit: int) -> Upload:
             raise UploadRejectedError(400, "Upload interrupted", message) from exc
         if receiver is not None:
             receiver.finish()
-            upload = receiver.upload
             if receiver.files == 0:
                 raise UploadRejectedError(
                     400, "No workbook", "Choose a workbook (.xlsx) to upload, then press Run."
                 )
-        else:
-            upload = Upload(fields=dict(request.query_params.items()))
-            upload.filename = request.headers.get("x-filename", "")
     upload.size = sink.size
     if upload.size == 0:
         raise UploadRejectedError(400, "Empty file", "The uploaded file is empty.")
