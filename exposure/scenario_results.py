@@ -144,6 +144,16 @@ def stress_notes(result: StressResult) -> list[str]:
         f"One random number per regime and period is shared by all its materials, since "
         f"licence policy moves together. {result.completed} draws, seed {result.seed}: the "
         "same seed gives the same numbers.",
+        "A regime's persistence p (Regimes sheet; blank is 0) links its periods: with "
+        "probability p a period keeps the previous period's number (the same quantile), "
+        "otherwise it draws afresh."
+        + (
+            " Persistence here: "
+            + ", ".join(f"{r} {p:.0%}" for r, p in sorted(result.persistence.items()))
+            + "."
+            if result.persistence
+            else " Every regime here draws its periods independently."
+        ),
         f"Base case (every rate at approval_rate): lost value {usd(result.base_lost_value)}.",
     ]
     draws = result.draws

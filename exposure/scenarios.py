@@ -14,6 +14,7 @@ model once.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -680,6 +681,7 @@ class StressResult:
     # per licence and period: approval_low, approval_rate (the mode), approval_high, mean
     distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
     base_lost_value: float = float("nan")  # the base case: every approval at approval_rate
+    persistence: dict[str, float] = field(default_factory=dict)  # regime -> chance kept
 
 
 def triangular_quantile(u: np.ndarray, low: float, mode: float, high: float) -> np.ndarray:
@@ -696,19 +698,66 @@ def _or_default(value: object, default: float) -> float:
     return default if value is None or pd.isna(value) else float(value)
 
 
+def regime_persistence(book: RawWorkbook) -> dict[str, float]:
+    """`persistence` of each regime (blank: 0, independent periods)."""
+    if "Regimes" not in book.tables:
+        return {}
+    regimes = book.frame("Regimes")
+    if regimes.empty or "persistence" not in regimes:
+        return {}
+    return {
+        str(r): float(p)
+        for r, p in zip(regimes["regime"], regimes["persistence"], strict=True)
+        if p is not None and not pd.isna(p) and float(p) > 0
+    }
+
+
+def stress_uniforms(
+    groups: list[tuple[str, str]],
+    periods: list[str],
+    persistence: dict[str, float],
+    draws: int,
+    seed: int,
+) -> dict[tuple[str, str], np.ndarray]:
+    """One uniform number per draw for each (regime, period): the quantile of its rates.
+
+    Fresh numbers come from one seeded stream, in the order of the sorted groups (so
+    a workbook without persistence draws exactly what it drew before). A regime with
+    persistence p then keeps, with probability p, the previous period's number in a
+    draw (the same quantile: policy stays as tight or as loose), decided by a second
+    seeded stream; 0 means independent periods.
+    """
+    generator = np.random.default_rng(seed)
+    fresh = {group: generator.random(draws) for group in groups}
+    if not persistence:
+        return fresh
+    keeps = np.random.default_rng([seed, 1])
+    order = {p: i for i, p in enumerate(periods)}
+    uniforms = dict(fresh)
+    for regime in sorted({r for r, _ in groups}):
+        chance = persistence.get(regime, 0.0)
+        own = sorted((t for r, t in groups if r == regime), key=lambda t: order.get(t, 0))
+        for before, period in itertools.pairwise(own):
+            keep = keeps.random(draws) < chance
+            uniforms[regime, period] = np.where(
+                keep, uniforms[regime, before], fresh[regime, period]
+            )
+    return uniforms
+
+
 def stress_rates(
     book: RawWorkbook, draws: int, seed: int
 ) -> tuple[list[dict[tuple[str, str, str], float]], pd.DataFrame]:
     """Approval rates per draw: one uniform draw per regime and period, shared by its materials.
 
     Each licence's rate is its triangular quantile (approval_low, approval_rate,
-    approval_high) at that shared draw, so licence policy moves together.
+    approval_high) at that shared draw, so licence policy moves together; a regime's
+    `persistence` links its periods (`stress_uniforms`).
     """
     periods = periods_of(book)
     licences = approval_lookup(book, periods)
-    generator = np.random.default_rng(seed)
     groups = sorted({(r, t) for r, t in zip(licences["regime"], licences["period"], strict=True)})
-    uniforms = {group: generator.random(draws) for group in groups}
+    uniforms = stress_uniforms(groups, periods, regime_persistence(book), draws, seed)
     per_draw: list[dict[tuple[str, str, str], float]] = [{} for _ in range(draws)]
     columns = {}
     for record in licences.itertuples():
@@ -809,4 +858,5 @@ def run_stress(
         interrupted,
         distribution=stress_distribution(book),
         base_lost_value=float(base_lost.sum()),
+        persistence=regime_persistence(book),
     )

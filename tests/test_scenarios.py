@@ -234,3 +234,50 @@ def test_ctrl_c_keeps_what_finished(tmp_path: Path):
     assert result.interrupted
     assert len(result.totals) == 3
     assert result.totals["value"].tolist() == pytest.approx([0, 1 / 9, 2 / 9])
+
+
+# --------------------------------------------------------------- correlated stress
+def persistence_book(tmp_path: Path, persistence: float | None) -> Path:
+    sheets = workbooks.tiny()
+    sheets["Periods"] = [["period"], ["q1"], ["q2"], ["q3"], ["q4"]]
+    sheets["Regimes"] = [["regime", "persistence"], ["CN", persistence]]
+    sheets["Licences"] = [
+        ["regime", "material", "period", "approval_rate", "approval_low", "approval_high"],
+        ["CN", "DY", None, 0.3, 0.0, 0.9],
+    ]
+    return workbooks.write(sheets, tmp_path / f"persist-{persistence}.xlsx")
+
+
+def test_persistence_links_periods_and_zero_draws_as_before(tmp_path: Path):
+    from exposure.scenarios import stress_rates, stress_uniforms
+
+    draws = 4000
+    rates = {}
+    for persistence in (None, 0.0, 0.6, 1.0):
+        book = load_valid_workbook(persistence_book(tmp_path, persistence))
+        _, table = stress_rates(book, draws, seed=21)
+        rates[persistence] = table[[f"CN DY q{i}" for i in (1, 2, 3, 4)]].to_numpy()
+    # Blank and 0 are independent periods, drawn exactly as without the column.
+    groups = [("CN", f"q{i}") for i in (1, 2, 3, 4)]
+    independent = stress_uniforms(groups, [g[1] for g in groups], {}, draws, 21)
+    assert np.array_equal(rates[None], rates[0.0])
+    assert not np.array_equal(independent["CN", "q1"], independent["CN", "q2"])
+    # 1: every quarter keeps the first quarter's draw.
+    assert np.array_equal(rates[1.0][:, 0], rates[1.0][:, 3])
+    # 0.6: a quarter equals the one before in about 60% of draws (fresh draws never do).
+    same = (rates[0.6][:, 1:] == rates[0.6][:, :-1]).mean()
+    assert same == pytest.approx(0.6, abs=0.03)
+    assert (rates[0.0][:, 1:] == rates[0.0][:, :-1]).mean() == 0
+    # The first quarter is drawn the same whatever the persistence; the marginal of every
+    # quarter stays the same triangular distribution (mean (0 + 0.3 + 0.9) / 3 = 0.4).
+    assert np.array_equal(rates[0.6][:, 0], rates[0.0][:, 0])
+    assert rates[0.6].mean(axis=0) == pytest.approx([0.4] * 4, abs=0.02)
+
+
+def test_stress_sheet_says_how_draws_were_linked(tmp_path: Path):
+    from exposure.scenario_results import stress_notes
+
+    path = persistence_book(tmp_path, 0.75)
+    result = run_stress(load_valid_workbook(path), path, draws=8, seed=2, jobs=1)
+    assert result.persistence == {"CN": 0.75}
+    assert any("Persistence here: CN 75%" in note for note in stress_notes(result))

@@ -116,6 +116,13 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("regime", "id", "Regime id, e.g. CN-MOFCOM.", required=True),
             Column("name", "text", "Display name."),
             Column("authority", "text", "Issuing authority."),
+            Column(
+                "persistence",
+                "rate",
+                "Stress: chance that a period keeps the previous period's draw "
+                "(0 = independent periods).",
+                "0-1",
+            ),
         ),
         key=("regime",),
         required=False,
