@@ -18,13 +18,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from exposure.errors import EXIT_BUG, EXIT_INVALID_INPUT, ExposureError, InputError
 from exposure.issues import Issue
 from exposure.summary import usd
+
+if TYPE_CHECKING:
+    from exposure.workbook.reader import RawWorkbook
+    from models.allocation import ObjectiveMode
 
 LOG = logging.getLogger("exposure")
 CRASH_LOG_NAME = "crash.log"
@@ -253,7 +257,7 @@ def validate(workbook: Path, as_json: bool, annotate: Path | None) -> None:
 def run(
     workbook: Path | None,
     output: Path | None,
-    objective: str,
+    objective: ObjectiveMode,
     time_limit: float | None,
     overwrite: bool,
 ) -> None:
@@ -331,7 +335,9 @@ def progress_bar(total: int, quiet: bool, label: str) -> Iterator[Callable[[int]
         yield bar.update
 
 
-def _prepare(workbook: Path, output: Path | None, suffix: str, overwrite: bool):
+def _prepare(
+    workbook: Path, output: Path | None, suffix: str, overwrite: bool
+) -> tuple[RawWorkbook, Path]:
     from exposure.pipeline import check_output_path, default_output, stage
     from exposure.workbook.validate import load_valid_workbook
 
@@ -382,7 +388,7 @@ def whatif(
     quiet: bool,
     jobs: int | None,
     scheduler: str | None,
-    objective: str,
+    objective: ObjectiveMode,
 ) -> None:
     """Solve the base and every scenario of the Scenarios sheet, side by side.
 
@@ -466,7 +472,7 @@ def sweep(
     quiet: bool,
     jobs: int | None,
     scheduler: str | None,
-    objective: str,
+    objective: ObjectiveMode,
 ) -> None:
     """Vary one input over a range and chart lost value per sector.
 
@@ -536,7 +542,7 @@ def stress(
     quiet: bool,
     jobs: int | None,
     scheduler: str | None,
-    objective: str,
+    objective: ObjectiveMode,
 ) -> None:
     """Monte Carlo over approval rates: the distribution of lost value per sector.
 
@@ -699,10 +705,10 @@ def history(config: Path, as_json: bool, limit: int) -> None:
         click.echo(f"no runs of report '{settings.name}' yet")
         return
     for row in rows:
-        lost = usd(row["lost_value"]) if row["lost_value"] is not None else "-"
-        level = row["value_service_level"]
-        level = f"{level:.1%}" if level is not None else "-"
-        source = Path(row["input_file"]).name if row["input_file"] else "-"
+        lost_value, level_value = row["lost_value"], row["value_service_level"]
+        lost = usd(float(lost_value)) if isinstance(lost_value, int | float) else "-"
+        level = f"{level_value:.1%}" if isinstance(level_value, int | float) else "-"
+        source = Path(str(row["input_file"])).name if row["input_file"] else "-"
         click.echo(
             f"{row['started_utc']}  {row['status']:<8}  {source:<28}  lost {lost:<16}  "
             f"value service {level}"

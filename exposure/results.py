@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def add_summary_charts(book: Workbook) -> None:
     place_charts_on_pages(summary, charts, first_row=summary.max_row + 2)
 
 
-def key_value_frame(run: dict[str, object]) -> pd.DataFrame:
+def key_value_frame(run: Mapping[str, object]) -> pd.DataFrame:
     """A `field`, `value` table (the Run sheet); numbers stay numbers, the rest text."""
     return pd.DataFrame(
         [(k, v if isinstance(v, int | float) else str(v)) for k, v in run.items()],

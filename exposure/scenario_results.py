@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from exposure.scenarios import StressResult, SweepResult, WhatIfResult
 from exposure.summary import usd
 
 
-def run_sheet(run: dict[str, object]) -> SheetData:
+def run_sheet(run: Mapping[str, object]) -> SheetData:
     """The Run sheet: each value formatted by its field's name."""
     return SheetData("Run", key_value_frame(run), row_formats_from="field")
 

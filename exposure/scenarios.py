@@ -241,7 +241,7 @@ class SectorIndex:
         }
 
 
-def headline(solution: QuickSolution, index: SectorIndex) -> dict[str, float]:
+def headline(solution: QuickSolution, index: SectorIndex) -> dict[str, float | str]:
     """Workbook-level KPIs of one scenario."""
     per_sector = index.kpis(solution.built)
     return {
@@ -449,7 +449,7 @@ class LicenceMap:
             plant_key=keys(data.plants, "output"),
         )
 
-    def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, ...]:
+    def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities with the approval of the given Licences rows set to `rate`."""
         supply = self.supply_approval.copy()
         plants = self.plant_approval.copy()
@@ -457,7 +457,9 @@ class LicenceMap:
         plants[np.isin(self.plant_licence_row, list(licence_rows))] = rate
         return self.supply_capacity * supply, self.plant_capacity * plants
 
-    def limits_for_rates(self, rates: dict[tuple[str, str, str], float]) -> tuple[np.ndarray, ...]:
+    def limits_for_rates(
+        self, rates: dict[tuple[str, str, str], float]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities with approval rates per (regime, material, period)."""
         supply = np.array(
             [
@@ -694,7 +696,7 @@ def triangular_quantile(u: np.ndarray, low: float, mode: float, high: float) -> 
     return np.where(u < split, left, right)
 
 
-def _or_default(value: object, default: float) -> float:
+def _or_default(value: Any, default: float) -> float:
     return default if value is None or pd.isna(value) else float(value)
 
 

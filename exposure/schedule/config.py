@@ -33,6 +33,7 @@ from typing import Any
 
 from exposure.errors import InputError
 from exposure.issues import Issue
+from models.allocation import ObjectiveMode
 
 METRICS = (
     "lost_value",
@@ -102,7 +103,7 @@ class ReportConfig:
     input: Path
     output_dir: Path
     keep: int | None = None
-    objective: str = "priority"
+    objective: ObjectiveMode = "priority"
     scenarios: list[str] | None = None  # None = all of the Scenarios sheet
     history: str = ""
     stress: StressConfig | None = None
@@ -195,7 +196,7 @@ def load_config(path: str | Path) -> ReportConfig:
         metric, op, value = item.get("metric"), item.get("op"), item.get("value")
         # Configs written before the headline became value-based keep working: the one
         # service level a threshold can mean now is the value service level.
-        metric = METRIC_ALIASES.get(metric, metric)
+        metric = METRIC_ALIASES.get(str(metric), metric)
         if metric not in METRICS:
             problems.append(
                 _issue(

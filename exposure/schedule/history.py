@@ -105,7 +105,9 @@ class History:
                     name=name, started_utc=started.strftime("%Y-%m-%dT%H:%M:%SZ"), status="running"
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None  # an INSERT into a table with a primary key returns it
+            return int(key[0])
 
     def finish(
         self,

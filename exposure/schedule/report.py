@@ -305,12 +305,12 @@ def changes_table(
 def run_report(config: ReportConfig, *, dry_run: bool = False) -> ReportOutcome:
     """Run one scheduled report; see the module docstring."""
     if dry_run:
-        source = pick_input(config.input)
-        book = load_valid_workbook(source)
+        chosen = pick_input(config.input)
+        book = load_valid_workbook(chosen)
         LOG.info(
             "dry run: would solve %s (%s) with objective %s",
-            source,
-            sha256_of(source),
+            chosen,
+            sha256_of(chosen),
             config.objective,
         )
         LOG.info(
@@ -321,7 +321,7 @@ def run_report(config: ReportConfig, *, dry_run: bool = False) -> ReportOutcome:
             config.history,
         )
         del book
-        return ReportOutcome(EXIT_OK, None, source)
+        return ReportOutcome(EXIT_OK, None, chosen)
 
     with report_lock(config.output_dir, config.name):
         history = History(config.history)

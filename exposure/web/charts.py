@@ -7,6 +7,7 @@ the page: a phone shows the whole chart, smaller, instead of a slice of it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from html import escape
 
 from exposure.summary import usd
@@ -102,7 +103,7 @@ def origin_charts(origins: list[dict[str, object]]) -> str:
         countries[country] = countries.get(country, 0.0) + float(record["tonnes"])  # type: ignore[arg-type]
     if not by_material:
         return '<p class="muted">Supply by origin: nothing bought.</p>'
-    panels = []
+    panels: list[str] = []
     for material in sorted(by_material):
         countries = by_material[material]
         total = sum(countries.values()) or 1.0
@@ -111,7 +112,7 @@ def origin_charts(origins: list[dict[str, object]]) -> str:
         chart = bar_chart(
             f"{material}: tonnes bought by country of origin",
             rows,
-            fmt=lambda v, total=total: f"{v:,.1f} t · {v / total:.0%}",
+            fmt=partial(_tonnes_and_share, total=total),
             color=color,
             width=SMALL_WIDTH,
             label_width=SMALL_LABEL,
@@ -122,6 +123,10 @@ def origin_charts(origins: list[dict[str, object]]) -> str:
             f"<h3>{escape(material)}</h3>{chart}</figure>"
         )
     return f'<div class="small-multiples" id="origins">{"".join(panels)}</div>'
+
+
+def _tonnes_and_share(value: float, total: float) -> str:
+    return f"{value:,.1f} t · {value / total:.0%}"
 
 
 def result_charts(charts: dict[str, list[dict[str, object]]]) -> list[tuple[str, str]]:

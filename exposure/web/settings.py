@@ -62,7 +62,7 @@ class Settings:
         """Settings from `EXPOSURE_*` variables (sizes in MB, times in seconds), then overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        numbers = {
+        numbers: dict[str, tuple[str, Callable[[str], object]]] = {
             "EXPOSURE_MAX_UPLOAD_MB": ("max_upload_bytes", lambda v: int(float(v) * MB)),
             "EXPOSURE_JOB_TIME_LIMIT": ("job_time_limit", float),
             "EXPOSURE_MEMORY_LIMIT_MB": ("memory_limit_bytes", lambda v: int(float(v) * MB)),

@@ -165,7 +165,7 @@ def run_scenarios(
         if not scenario_edits(book):
             return {"note": "The workbook has no scenarios on a Scenarios sheet."}
         result = run_whatif(book, objective, time_limit=time_limit)  # type: ignore[arg-type]
-        run = {
+        run: dict[str, object] = {
             key: run_info[key]
             for key in ("input_file", "input_sha256", "objective_mode")
             if key in run_info

@@ -143,7 +143,7 @@ def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]
     return prefix
 
 
-def _chunks(tasks: Sequence[Limits]) -> list[tuple[int, Sequence[Limits]]]:
+def _chunks(tasks: Sequence[Task]) -> list[tuple[int, Sequence[Task]]]:
     return [
         (start, tasks[start : start + CHUNK_SIZE]) for start in range(0, len(tasks), CHUNK_SIZE)
     ]
