@@ -400,7 +400,7 @@ def _solve_and_write(
     # a config that names scenarios of a workbook without them is an error, not a silent skip
     names = config.scenarios if has_scenarios or config.scenarios else []
     # One model for the whole report: the base run's, handed on warm to every what-if.
-    engine = Engine(book, config.objective, reuse=base.model)  # type: ignore[arg-type]
+    engine = Engine(book, config.objective, reuse=base.model)
     whatif = run_whatif(book, config.objective, names, scheduler=config.scheduler, engine=engine)
     sheets = [
         scenarios_sheet(whatif.comparison, f"Report {config.name}"),
@@ -412,7 +412,7 @@ def _solve_and_write(
             source,
             config.stress.draws,
             config.stress.seed,
-            config.objective,  # type: ignore[arg-type]
+            config.objective,
             scheduler=config.scheduler,
             engine=engine,
         )
