@@ -421,6 +421,7 @@ class AllocationModel:
         started = time.perf_counter()
         deadline = None if time_limit is None else started + time_limit
         phases = list(self.solvers)
+        self.last_retries = []
         if "violation" in self.solvers and self._last_violation == 0.0:
             # Optimistic: the floors were all met last time, so first try holding the
             # violation at zero and skip its phase; an infeasible cap means they no
@@ -444,7 +445,6 @@ class AllocationModel:
         violation = violation_cap or 0.0
         mu: float | None = None
         self.last_levels = None
-        self.last_retries = []
         status = SolveStatus.OPTIMAL
         # In the optimistic probe an infeasible cap is an expected answer, not trouble.
         probe = violation_cap is not None

@@ -111,6 +111,31 @@ def hold(
         highs.changeColsBounds(n, cols, floor.astype(float), items.units[which].astype(float))
 
 
+def keep_point(highs: highspy.Highs, items: FairItems, which: np.ndarray) -> None:
+    """Swap each switched-off fair row into the basis for its `built` column, now at its hold.
+
+    A nonbasic row whose bounds become free would be put at activity 0 (a jump of the
+    whole point) and pivoted back in one by one: thousands of iterations per round.
+    The swap keeps the solver's point, so the next round starts where this one ended.
+    """
+    basis = highs.getBasis()
+    if not basis.valid or which.size == 0:
+        return
+    col_status = basis.col_status
+    row_status = basis.row_status
+    basic = highspy.HighsBasisStatus.kBasic
+    changed = False
+    for row, column in zip(items.rows[which], items.built[which], strict=True):
+        if row_status[row] != basic and col_status[column] == basic:
+            row_status[row] = basic
+            col_status[column] = highspy.HighsBasisStatus.kLower
+            changed = True
+    if changed:
+        basis.col_status = col_status
+        basis.row_status = row_status
+        highs.setBasis(basis)
+
+
 def run_held(
     highs: highspy.Highs,
     items: FairItems,
@@ -212,6 +237,7 @@ def progressive_filling(
         outcome.floors[blocked] = floor
         floor = np.maximum(floor - outcome.hold_slack * items.units[blocked], 0.0)
         hold(items, blocked, floor, objects)
+        keep_point(fair, items, blocked)
         levels[blocked] = mu
         free[blocked] = False
     return outcome
