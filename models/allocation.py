@@ -472,7 +472,11 @@ class AllocationModel:
             if leximin is None:
                 result = run_highs(highs, deadline, retry_verdicts=not probe)
             else:
-                # The cost phase, with every product row held at its leximin level.
+                # The cost phase, with every product row held at its leximin level, starts
+                # from the last leximin basis: feasible for it, and no presolve of a thin set.
+                basis = self.solvers["max_shortfall_share"].getBasis()
+                if basis.valid:
+                    highs.setBasis(basis)
                 result = run_held(
                     highs, self.fair_items, leximin, [highs], deadline, retry_verdicts=not probe
                 )
