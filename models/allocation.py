@@ -382,6 +382,8 @@ class AllocationModel:
     last_retries: list[str] = field(default_factory=list)
     last_levels: np.ndarray | None = None
     last_leximin: LeximinOutcome | None = None
+    # How far the leximin holds had to be loosened (share of units) in the last solve.
+    _hold_slack: float = 0.0
 
     @property
     def highs(self) -> highspy.Highs:
@@ -457,7 +459,12 @@ class AllocationModel:
             if phase == "max_shortfall_share":
                 held = [self.solvers[other] for other in later]
                 leximin = progressive_filling(
-                    self.solvers[phase], held, self.fair_items, deadline, retry_verdicts=not probe
+                    self.solvers[phase],
+                    held,
+                    self.fair_items,
+                    deadline,
+                    retry_verdicts=not probe,
+                    hold_slack=self._hold_slack,
                 )
                 status = leximin.status
                 iterations += leximin.iterations
@@ -488,6 +495,8 @@ class AllocationModel:
             if phase == "violation":
                 violation = max(highs.getInfo().objective_function_value, 0.0)
                 self._hold_violation(later, violation)
+        if leximin is not None and status.ok:
+            self._hold_slack = leximin.hold_slack
         return status, violation, mu, time.perf_counter() - started, iterations
 
     @property

@@ -181,6 +181,7 @@ def progressive_filling(
     deadline: float | None,
     *,
     retry_verdicts: bool = True,
+    hold_slack: float = 0.0,
 ) -> LeximinOutcome:
     """Leximin levels of `items`, solved on `fair` (objective: mu), fixings copied to `held`.
 
@@ -188,12 +189,16 @@ def progressive_filling(
     every object of `held` hold all items at their levels (the cost phase then
     minimises cost given those shortfalls, with `run_held`). `deadline` is a
     `time.perf_counter()` instant or None; `retry_verdicts` as in `run_highs`.
+    `hold_slack` (share of units) starts the holds loosened as far as a previous
+    solve of the same model needed, so that its failed attempts are not repeated.
     """
     objects = [fair, *held]
     release(items, objects)
     n = items.rows.size
     levels = np.full(n, np.nan)
-    outcome = LeximinOutcome(SolveStatus.OPTIMAL, levels, 0, floors=np.full(n, np.nan))
+    outcome = LeximinOutcome(
+        SolveStatus.OPTIMAL, levels, 0, floors=np.full(n, np.nan), hold_slack=hold_slack
+    )
 
     def run(highs: highspy.Highs) -> RunOutcome:
         return run_held(highs, items, outcome, objects, deadline, retry_verdicts=retry_verdicts)
