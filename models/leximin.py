@@ -145,10 +145,11 @@ def run_held(
     *,
     retry_verdicts: bool = True,
 ) -> RunOutcome:
-    """Run `highs` with the fixed items held; if in trouble, rerun without presolve, then
-    loosen the holds, then retry cold.
+    """Run `highs` with the fixed items held, with remedies for a feasible set too thin.
 
-    Holds are loosened on every object of `objects` and stay loosened for the later runs.
+    In trouble, it reruns cold without presolve, then loosens the holds by
+    `HOLD_SLACKS` in turn, then retries cold (`retry_cold`). Holds are loosened on
+    every object of `objects` and stay loosened for the later runs.
     """
     result = run_highs(highs, deadline, retry=False)
     held = np.flatnonzero(~np.isnan(outcome.floors) & (items.units > SMALLEST_ITEM))
