@@ -382,6 +382,8 @@ class AllocationModel:
     last_retries: list[str] = field(default_factory=list)
     last_levels: np.ndarray | None = None
     last_leximin: LeximinOutcome | None = None
+    # How far the leximin holds had to be loosened (share of units) in the last solve.
+    _hold_slack: float = 0.0
 
     @property
     def highs(self) -> highspy.Highs:
@@ -421,6 +423,7 @@ class AllocationModel:
         started = time.perf_counter()
         deadline = None if time_limit is None else started + time_limit
         phases = list(self.solvers)
+        self.last_retries = []
         if "violation" in self.solvers and self._last_violation == 0.0:
             # Optimistic: the floors were all met last time, so first try holding the
             # violation at zero and skip its phase; an infeasible cap means they no
@@ -444,7 +447,6 @@ class AllocationModel:
         violation = violation_cap or 0.0
         mu: float | None = None
         self.last_levels = None
-        self.last_retries = []
         status = SolveStatus.OPTIMAL
         # In the optimistic probe an infeasible cap is an expected answer, not trouble.
         probe = violation_cap is not None
@@ -457,7 +459,12 @@ class AllocationModel:
             if phase == "max_shortfall_share":
                 held = [self.solvers[other] for other in later]
                 leximin = progressive_filling(
-                    self.solvers[phase], held, self.fair_items, deadline, retry_verdicts=not probe
+                    self.solvers[phase],
+                    held,
+                    self.fair_items,
+                    deadline,
+                    retry_verdicts=not probe,
+                    hold_slack=self._hold_slack,
                 )
                 status = leximin.status
                 iterations += leximin.iterations
@@ -472,7 +479,11 @@ class AllocationModel:
             if leximin is None:
                 result = run_highs(highs, deadline, retry_verdicts=not probe)
             else:
-                # The cost phase, with every product row held at its leximin level.
+                # The cost phase, with every product row held at its leximin level, starts
+                # from the last leximin basis: feasible for it, and no presolve of a thin set.
+                basis = self.solvers["max_shortfall_share"].getBasis()
+                if basis.valid:
+                    highs.setBasis(basis)
                 result = run_held(
                     highs, self.fair_items, leximin, [highs], deadline, retry_verdicts=not probe
                 )
@@ -484,6 +495,8 @@ class AllocationModel:
             if phase == "violation":
                 violation = max(highs.getInfo().objective_function_value, 0.0)
                 self._hold_violation(later, violation)
+        if leximin is not None and status.ok:
+            self._hold_slack = leximin.hold_slack
         return status, violation, mu, time.perf_counter() - started, iterations
 
     @property

@@ -111,6 +111,31 @@ def hold(
         highs.changeColsBounds(n, cols, floor.astype(float), items.units[which].astype(float))
 
 
+def keep_point(highs: highspy.Highs, items: FairItems, which: np.ndarray) -> None:
+    """Swap each switched-off fair row into the basis for its `built` column, now at its hold.
+
+    A nonbasic row whose bounds become free would be put at activity 0 (a jump of the
+    whole point) and pivoted back in one by one: thousands of iterations per round.
+    The swap keeps the solver's point, so the next round starts where this one ended.
+    """
+    basis = highs.getBasis()
+    if not basis.valid or which.size == 0:
+        return
+    col_status = basis.col_status
+    row_status = basis.row_status
+    basic = highspy.HighsBasisStatus.kBasic
+    changed = False
+    for row, column in zip(items.rows[which], items.built[which], strict=True):
+        if row_status[row] != basic and col_status[column] == basic:
+            row_status[row] = basic
+            col_status[column] = highspy.HighsBasisStatus.kLower
+            changed = True
+    if changed:
+        basis.col_status = col_status
+        basis.row_status = row_status
+        highs.setBasis(basis)
+
+
 def run_held(
     highs: highspy.Highs,
     items: FairItems,
@@ -120,10 +145,11 @@ def run_held(
     *,
     retry_verdicts: bool = True,
 ) -> RunOutcome:
-    """Run `highs` with the fixed items held; if in trouble, rerun without presolve, then
-    loosen the holds, then retry cold.
+    """Run `highs` with the fixed items held, with remedies for a feasible set too thin.
 
-    Holds are loosened on every object of `objects` and stay loosened for the later runs.
+    In trouble, it reruns cold without presolve, then loosens the holds by
+    `HOLD_SLACKS` in turn, then retries cold (`retry_cold`). Holds are loosened on
+    every object of `objects` and stay loosened for the later runs.
     """
     result = run_highs(highs, deadline, retry=False)
     held = np.flatnonzero(~np.isnan(outcome.floors) & (items.units > SMALLEST_ITEM))
@@ -156,6 +182,7 @@ def progressive_filling(
     deadline: float | None,
     *,
     retry_verdicts: bool = True,
+    hold_slack: float = 0.0,
 ) -> LeximinOutcome:
     """Leximin levels of `items`, solved on `fair` (objective: mu), fixings copied to `held`.
 
@@ -163,12 +190,16 @@ def progressive_filling(
     every object of `held` hold all items at their levels (the cost phase then
     minimises cost given those shortfalls, with `run_held`). `deadline` is a
     `time.perf_counter()` instant or None; `retry_verdicts` as in `run_highs`.
+    `hold_slack` (share of units) starts the holds loosened as far as a previous
+    solve of the same model needed, so that its failed attempts are not repeated.
     """
     objects = [fair, *held]
     release(items, objects)
     n = items.rows.size
     levels = np.full(n, np.nan)
-    outcome = LeximinOutcome(SolveStatus.OPTIMAL, levels, 0, floors=np.full(n, np.nan))
+    outcome = LeximinOutcome(
+        SolveStatus.OPTIMAL, levels, 0, floors=np.full(n, np.nan), hold_slack=hold_slack
+    )
 
     def run(highs: highspy.Highs) -> RunOutcome:
         return run_held(highs, items, outcome, objects, deadline, retry_verdicts=retry_verdicts)
@@ -212,6 +243,7 @@ def progressive_filling(
         outcome.floors[blocked] = floor
         floor = np.maximum(floor - outcome.hold_slack * items.units[blocked], 0.0)
         hold(items, blocked, floor, objects)
+        keep_point(fair, items, blocked)
         levels[blocked] = mu
         free[blocked] = False
     return outcome

@@ -249,6 +249,16 @@ def test_a_time_limit_is_not_retried():
     assert model.last_retries == []
 
 
+def test_fair_time_limit_of_zero_is_reported_and_does_not_leak():
+    model = build_model(scarce_and_plentiful(), "fair", highs_options={"presolve": "off"})
+    solution = model.solve(time_limit=0)
+    assert solution.status is SolveStatus.TIME_LIMIT
+    assert model.last_retries == []
+    again = model.solve()
+    assert again.status is SolveStatus.OPTIMAL
+    assert again.max_shortfall_share == pytest.approx(8 / 15)
+
+
 # ------------------------------------------------------------------ properties
 PERIODS = ["t1", "t2"]
 MATERIALS = ["M1", "M2"]
