@@ -146,6 +146,7 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
     """Write one table below its title and notes; formats, widths and page set up."""
     frame = sheet.frame
     title = sheet.title
+    # rows left below the header, were a title (at least the note of a cut) written
     room = EXCEL_MAX_ROWS - header_row("title", sheet.notes)
     if len(frame) > room:
         # A sheet holds 1,048,576 rows: keep the first ones and say so, rather than fail.
@@ -191,9 +192,9 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
                 lines = math.ceil(len(value) / (TEXT_WIDTH_MAX * CHARS_PER_WIDTH))
                 if lines > 1:
                     wrapped_style.apply(cell)
+                    row_lines = max(row_lines, lines)
                 else:
                     text_style.apply(cell)
-                    row_lines = max(row_lines, lines)
                 widths[j - 1] = max(widths[j - 1], min(len(value), TEXT_WIDTH_MAX) + 1)
             elif _is_number(value):
                 chosen = column_formats[j - 1]
