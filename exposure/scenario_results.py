@@ -171,7 +171,9 @@ def stress_notes(result: StressResult) -> list[str]:
     base = result.base_lost_value
     tolerance = 1e-6 * (1 + abs(base))
     lowest, highest = float(best["lost_value"]), float(worst["lost_value"])
+    explained = False  # the reason is given once, for the workbook or the first sector
     if base < lowest - tolerance or base > highest + tolerance:
+        explained = True
         above = base > highest  # every draw loses less: the draws approve more than the base
         notes.append(
             f"The base case lies outside the drawn outcomes ({usd(lowest)} to {usd(highest)}): "
@@ -182,16 +184,25 @@ def stress_notes(result: StressResult) -> list[str]:
             + _skew(result.distribution, below=not above)
         )
     for sector in result.sectors.itertuples():
-        if sector.lost_value_base > sector.lost_value_worst + tolerance:
-            notes.append(
-                f"{sector.sector}: the base case loses {usd(sector.lost_value_base)}, more than "
-                f"its worst draw ({usd(sector.lost_value_worst)})."
+        above = sector.lost_value_base > sector.lost_value_worst + tolerance
+        below = sector.lost_value_base < sector.lost_value_best - tolerance
+        if not above and not below:
+            continue
+        edge = sector.lost_value_worst if above else sector.lost_value_best
+        text = (
+            f"{sector.sector}: the base case loses {usd(sector.lost_value_base)}, "
+            f"{usd(abs(sector.lost_value_base - edge))} {'more' if above else 'less'} than its "
+            f"{'worst' if above else 'best'} draw ({usd(edge)})"
+        )
+        if not explained:
+            text += (
+                f": approval_rate is the most likely rate, not the average one; most draws "
+                f"approve {'more' if above else 'less'} wherever the range reaches further "
+                f"{'above' if above else 'below'} it than {'below' if above else 'above'}."
+                + _skew(result.distribution, below=not above)
             )
-        elif sector.lost_value_base < sector.lost_value_best - tolerance:
-            notes.append(
-                f"{sector.sector}: the base case loses {usd(sector.lost_value_base)}, less than "
-                f"its best draw ({usd(sector.lost_value_best)})."
-            )
+            explained = True
+        notes.append(text if text.endswith(".") else text + ".")
     return notes
 
 

@@ -7,6 +7,7 @@ would see: a share as a percentage, money as USD, no number wider than its colum
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
@@ -14,6 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 from exposure.cli import main
+from exposure.report.excel import LINE_HEIGHT, SheetData, write_workbook
 from exposure.report.formats import (
     COUNT,
     DECIMAL4,
@@ -226,3 +228,15 @@ def test_report_workbook_is_formatted(tmp_path: Path) -> None:
     assert alerts.cell(row=2, column=headers["value"]).number_format == PERCENT.excel
     changes = _by_key(book["Changes"], key_column=3, value_column=5)
     assert changes["penalty"].number_format == DECIMAL4.excel
+
+
+def test_long_text_wraps_in_a_row_tall_enough(tmp_path: Path) -> None:
+    long = "supply: CN-OXIDES capacity of SM_OX (10.0 t) (input of ROW-SMCO) " * 3
+    frame = pd.DataFrame({"item": ["short", long], "lost_value": [1.0, 2.0]})
+    path = tmp_path / "t.xlsx"
+    write_workbook(path, [SheetData("T", frame)])
+    sheet = load_workbook(path)["T"]
+    assert sheet["A3"].alignment.wrap_text
+    assert sheet.row_dimensions[3].height >= 2 * LINE_HEIGHT  # not every reader grows it
+    assert not sheet.row_dimensions[2].height  # a short row keeps the default height
+    assert sheet["B3"].alignment.vertical == "top"  # the number reads with its text's top line

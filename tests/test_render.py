@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Page bounds. The tiny results (15 sheets of a few rows) print one page a sheet plus two
-# pages of Summary charts: 17. The reference results print on 25 pages (59 before the
+# pages of Summary charts: 16 (35 before). The reference results print on 25 pages (59 before the
 # page setup): Origins is 9 pages of 282 rows, every other sheet fits a page or two.
 TINY_RESULTS_MAX_PAGES = 20
 REFERENCE_RESULTS_MAX_PAGES = 30

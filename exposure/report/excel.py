@@ -8,6 +8,7 @@ written as text: a name that starts with "=" never becomes a formula.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import glob
 import math
@@ -23,7 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.table import Table, TableStyleInfo
@@ -122,10 +125,30 @@ def _column_number_width(values: pd.Series, number_format: NumberFormat | None) 
     return max(_shown_width(float(v), number_format) for v in (numbers.max(), numbers.min()))
 
 
+class _CellStyle:
+    """An alignment given to many text cells: registered once, then its style copied.
+
+    Setting `cell.alignment` looks the alignment up in the workbook's style table
+    each time, which for a table of 100,000 rows costs more than writing the text.
+    """
+
+    def __init__(self, alignment: Alignment) -> None:
+        self.alignment = alignment
+        self.style: StyleArray | None = None
+
+    def apply(self, cell: Cell) -> None:
+        if self.style is None:
+            cell.alignment = self.alignment
+            self.style = copy.copy(cell._style)
+        else:
+            cell._style = copy.copy(self.style)
+
+
 def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
     """Write one table below its title and notes; formats, widths and page set up."""
     frame = sheet.frame
     title = sheet.title
+    # rows left below the header, were a title (at least the note of a cut) written
     room = EXCEL_MAX_ROWS - header_row("title", sheet.notes)
     if len(frame) > room:
         # A sheet holds 1,048,576 rows: keep the first ones and say so, rather than fail.
@@ -144,17 +167,22 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
         cell.alignment = Alignment(horizontal=side, wrap_text=True, vertical="top")
     column_formats = [sheet.formats.get(c) or format_for(c) for c in columns]
     row_keyed = sheet.row_formats_from in columns
+    numeric = [frame[name].dtype.kind in "iuf" for name in columns]
     widths = [0] * len(columns)
     if not row_keyed:
+        # a numeric column's width from its extremes, not cell by cell
         for j, name in enumerate(columns):
-            if frame[name].dtype.kind in "iuf":
+            if numeric[j]:
                 widths[j] = _column_number_width(frame[name], column_formats[j])
     key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
     # Text is indented one step: it would otherwise touch a right-aligned number on its left.
-    text_alignment = Alignment(horizontal="left", indent=1)
-    wrap = Alignment(horizontal="left", indent=1, wrap_text=True, vertical="top")
+    text_style = _CellStyle(Alignment(horizontal="left", indent=1))
+    wrapped_style = _CellStyle(
+        Alignment(horizontal="left", indent=1, wrap_text=True, vertical="top")
+    )
     for i, record in enumerate(frame.itertuples(index=False, name=None), start=first + 1):
         row_format = format_for(record[key_index]) if row_keyed else None
+        row_lines = 1
         for j, raw in enumerate(record, start=1):
             value = _cell_value(raw)
             if value is None:
@@ -164,12 +192,11 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
                 # Text from an input is data, never a formula.
                 cell.data_type = "s"
                 lines = math.ceil(len(value) / (TEXT_WIDTH_MAX * CHARS_PER_WIDTH))
-                cell.alignment = text_alignment
                 if lines > 1:
-                    cell.alignment = wrap
-                    # Not every spreadsheet grows a row for wrapped text: give it the lines.
-                    height = ws.row_dimensions[i].height or LINE_HEIGHT
-                    ws.row_dimensions[i].height = max(height, LINE_HEIGHT * lines)
+                    wrapped_style.apply(cell)
+                    row_lines = max(row_lines, lines)
+                else:
+                    text_style.apply(cell)
                 widths[j - 1] = max(widths[j - 1], min(len(value), TEXT_WIDTH_MAX) + 1)
             elif _is_number(value):
                 chosen = column_formats[j - 1]
@@ -177,14 +204,17 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
                     chosen = sheet.formats.get(columns[j - 1]) or row_format
                 if chosen is not None:
                     cell.number_format = chosen.code(value)
-                if row_keyed or frame.dtypes.iloc[j - 1].kind not in "iuf":
+                if row_keyed or not numeric[j - 1]:
                     widths[j - 1] = max(widths[j - 1], _shown_width(value, chosen))
             elif isinstance(value, datetime | date):
                 cell.number_format = (
                     "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
                 )
                 widths[j - 1] = max(widths[j - 1], 16)
-        if ws.row_dimensions[i].height:  # a tall row reads from its top, like its wrapped text
+        if row_lines > 1:
+            # Not every spreadsheet grows a row for wrapped text: give it the lines, and
+            # let the row read from its top, like its wrapped text.
+            ws.row_dimensions[i].height = LINE_HEIGHT * row_lines
             for cell in ws[i]:
                 if cell.data_type != "s":
                     cell.alignment = Alignment(vertical="top")
