@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -41,6 +42,11 @@ MAX_ZIP_ENTRIES = 2000
 # A prolog (XML declaration, comments, processing instructions) longer than this is
 # not something any spreadsheet writer produces; stop looking and refuse.
 MAX_PROLOG_CHARS = 1024**2
+
+# What zipfile raises for a damaged archive: besides BadZipFile, NotImplementedError for
+# a "version needed to extract" or compression method it does not know (found by fuzzing:
+# a flipped byte in the central directory), EOFError and struct.error for cut-off records.
+UNREADABLE_ZIP = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, struct.error)
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -90,7 +96,7 @@ def check_container(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (*UNREADABLE_ZIP, ValueError) as exc:  # ValueError: a name that is not UTF-8
         raise _refuse(
             "corrupt-file",
             f"{path.name} is damaged and cannot be opened ({exc})",
@@ -170,7 +176,7 @@ def _check_no_doctype(path: Path) -> None:
                         f"{path.name}: part {entry.filename} {problem}; refused for safety",
                         "save the workbook again from Excel",
                     )
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except (*UNREADABLE_ZIP, zlib.error) as exc:
         raise _refuse(
             "corrupt-file",
             f"{path.name} is damaged and cannot be opened ({type(exc).__name__}: {exc})",
@@ -217,15 +223,31 @@ def _prolog_problem(stream: zipfile.ZipExtFile) -> str | None:
         text = rest + decoder.decode(chunk)
 
 
+FORMULA_MARKERS = (b"<f>", b"<f ", b":f>", b":f ")  # a formula element, with or without prefix
+
+
 def has_formulas(path: Path) -> bool:
-    """True if any worksheet stores a formula (`<f>` element); cheap, bounded by check_container."""
-    with zipfile.ZipFile(path) as archive:
-        for entry in archive.infolist():
-            if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
-                with archive.open(entry) as stream:
-                    while chunk := stream.read(1 << 20):
-                        if b"<f>" in chunk or b"<f " in chunk or b":f>" in chunk or b":f " in chunk:
-                            return True
+    """True if any worksheet stores a formula (`<f>` element); cheap, bounded by check_container.
+
+    Every worksheet part is read, also those the workbook does not refer to (which
+    openpyxl never opens): a damaged one is refused as corrupt-file, not raised.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+                    with archive.open(entry) as stream:
+                        carried = b""  # a marker may straddle two chunks
+                        while chunk := stream.read(1 << 20):
+                            if any(m in carried + chunk for m in FORMULA_MARKERS):
+                                return True
+                            carried = chunk[-2:]
+    except (*UNREADABLE_ZIP, zlib.error) as exc:
+        raise _refuse(
+            "corrupt-file",
+            f"{path.name} is damaged and cannot be opened ({type(exc).__name__}: {exc})",
+            "save it again from Excel",
+        ) from exc
     return False
 
 
