@@ -125,3 +125,38 @@ def test_shipped_workbook_is_what_the_builder_writes(tmp_path):
     assert fresh.read_bytes() == SHIPPED.read_bytes(), (
         "inputs/reference.xlsx is stale: run .venv/bin/python inputs/build_reference.py"
     )
+
+
+def script():
+    name = "what_the_reference_says"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "inputs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_headline_is_what_the_shipped_workbook_gives():
+    from exposure.pipeline import run_workbook
+
+    says = script()
+    readme = (ROOT / "inputs" / "README.md").read_text(encoding="utf-8")
+    assert readme.count(says.START) == 1 and readme.count(says.END) == 1
+    kpis = run_workbook(SHIPPED, None, sensitivities=False).exposure.kpis
+    headline = (
+        f"**Headline:** {says.usd(kpis['lost_value'])} of {says.usd(kpis['demand_value'])}"
+        f" demanded is lost (value service level {kpis['value_service_level']:.1%})."
+    )
+    assert headline in readme, (
+        "inputs/README.md is stale: run .venv/bin/python inputs/what_the_reference_says.py"
+    )
+
+
+def test_rewrite_replaces_only_the_marked_section():
+    says = script()
+    text = f"# T\n\nbefore\n\n{says.START}\nold\n{says.END}\n\nafter\n"
+    new = f"{says.START}\nnew\n{says.END}"
+    assert says.rewrite(text, new) == f"# T\n\nbefore\n\n{new}\n\nafter\n"
+    assert says.rewrite(says.rewrite(text, new), new) == says.rewrite(text, new)
