@@ -875,7 +875,17 @@ CIVIL_PRODUCTS = [
         SHARE_LOW,
     ),
 ]
-MARKETS = (("ROW", ""), ("US", "_US"))
+MARKETS = ("ROW", "US")
+US_ID = "_US"  # compat layout: older code keys Demand without market, so US rows get own ids
+
+
+def by_market(row: tuple, market: str, id_at: int) -> list[tuple]:
+    """A row for one market: as is for ROW; for the US, the product id (at ``id_at``) is
+    shared with ROW in the lanes layout and suffixed in the compat layout."""
+    if market == "ROW":
+        return [row]
+    compat = (*row[:id_at], row[id_at] + US_ID, *row[id_at + 1 :])
+    return [LanesRow(row), CompatRow(compat)]
 
 
 def market_units(p: Product, market: str, year: str) -> Num:
@@ -890,17 +900,15 @@ def market_units(p: Product, market: str, year: str) -> Num:
 
 
 DEMAND_COLUMNS = ("sector", "product", "market", "period", "units", "value_per_unit")
+DEFENCE_NDFEB_VALUE = asm(50_000_000, "defence output at stake per t of magnet; " + NO_PRICE)
 DEMAND = [
     row
     for p in CIVIL_PRODUCTS
-    for market, suffix in MARKETS
-    for row in [
-        (p.sector, p.product + suffix, market, None, market_units(p, market, "2026"), p.value),
-        *[
-            (p.sector, p.product + suffix, market, q, market_units(p, market, "2027"), p.value)
-            for q in Q2027
-        ],
-    ]
+    for market in MARKETS
+    for period, year in ((None, "2026"), *((q, "2027") for q in Q2027))
+    for row in by_market(
+        (p.sector, p.product, market, period, market_units(p, market, year), p.value), market, 1
+    )
 ]
 DEMAND += [
     (
@@ -913,19 +921,23 @@ DEMAND += [
     ),
     (
         "DEFENCE",
-        "DEF_NDFEB_T_US",
-        "US",
-        None,
-        der(43.75, "US weapons NdFeB ~175 t/yr / 4; units are t of magnet", S38C),
-        asm(50_000_000, "defence output at stake per t of magnet; " + NO_PRICE),
-    ),
-    (
-        "DEFENCE",
         "DEF_NDFEB_T",
         "ROW",
         None,
         asm(43.75, "allied defence NdFeB taken equal to US use (175 t/yr [S38c]) / 4"),
-        asm(50_000_000, "defence output at stake per t of magnet; " + NO_PRICE),
+        DEFENCE_NDFEB_VALUE,
+    ),
+    *by_market(
+        (
+            "DEFENCE",
+            "DEF_NDFEB_T",
+            "US",
+            None,
+            der(43.75, "US weapons NdFeB ~175 t/yr / 4; units are t of magnet", S38C),
+            DEFENCE_NDFEB_VALUE,
+        ),
+        "US",
+        1,
     ),
 ]
 
@@ -933,16 +945,16 @@ INTENSITY_COLUMNS = ("product", "material", "variant", "kg_per_unit")
 INTENSITY = [
     row
     for p in CIVIL_PRODUCTS
-    for _, suffix in MARKETS
     for row in (
-        (p.product + suffix, "NDFEB", "standard", p.kg),
-        LanesRow((p.product + suffix, "NDFEB_LH", "low_hree", p.kg)),
+        (p.product, "NDFEB", "standard", p.kg),
+        CompatRow((p.product + US_ID, "NDFEB", "standard", p.kg)),
+        LanesRow((p.product, "NDFEB_LH", "low_hree", p.kg)),
     )
 ]
 INTENSITY += [
     ("F35", "SMCO", "standard", der(22.5, "midpoint of ~22-23 kg (~50 lb) SmCo per aircraft", S65)),
-    ("DEF_NDFEB_T_US", "NDFEB", "standard", der(1_000, PER_T, "")),
     ("DEF_NDFEB_T", "NDFEB", "standard", der(1_000, PER_T, "")),
+    CompatRow(("DEF_NDFEB_T" + US_ID, "NDFEB", "standard", der(1_000, PER_T, ""))),
 ]
 
 
@@ -959,14 +971,13 @@ def extra_cost(p: Product) -> Num:
 VARIANTS_COLUMNS = ("product", "variant", "extra_cost_per_unit", "max_share", "note")
 VARIANTS = [
     (
-        p.product + suffix,
+        p.product,
         "low_hree",
         extra_cost(p),
         p.max_share,
         "low-HREE NdFeB (grain-boundary diffused or HRE-free), made outside China",
     )
     for p in CIVIL_PRODUCTS
-    for _, suffix in MARKETS
 ]
 
 DFARS = (
