@@ -266,6 +266,7 @@ SM_CIVIL = asm(
     "no Sm/SmCo tonnage record; civil Sm and SmCo follow the civil magnet rate. No civil"
     " product uses them here, so this rate does not move the results",
 )
+SM_LOW = src(0.0, '[S65] NYT, Jun 2025: "no sign" of Sm approvals (military end use); stress low')
 DEFENCE = src(0.0, S13_S18_S65 + ': military end users "denied in principle"; none for defence')
 PERSISTENCE = der(
     0.75,
@@ -450,12 +451,8 @@ LICENCES = [
     *licence_rows("NDFEB", NDFEB_CIVIL, NDFEB_LOW, PRE_CONTROL, NDFEB_US),
     *licence_rows("DY_OX", DY_CIVIL, DY_LOW, DY_HIGH),
     *licence_rows("TB_OX", TB_CIVIL, COUNT_LOW, PRE_CONTROL),
-    *licence_rows(
-        "SM_OX", SM_CIVIL, src(0.0, "[S65] NYT, Jun 2025 (no Sm approvals seen)"), PRE_CONTROL
-    ),
-    *licence_rows(
-        "SMCO", SM_CIVIL, src(0.0, "[S65] NYT, Jun 2025 (no Sm approvals seen)"), PRE_CONTROL
-    ),
+    *licence_rows("SM_OX", SM_CIVIL, SM_LOW, PRE_CONTROL),
+    *licence_rows("SMCO", SM_CIVIL, SM_LOW, PRE_CONTROL),
 ]
 
 SOURCES_COLUMNS = ("source", "country", "regime", "name")
@@ -960,7 +957,7 @@ INTENSITY += [
 
 def extra_cost(p: Product) -> Num:
     """Extra cost of the low-HREE variant: 10% of the magnet's value per unit."""
-    value = round(0.10 * 49.18 * p.kg.value, 2)
+    value = sig3(0.10 * 49.18 * p.kg.value)
     return der(
         value,
         f"GBD adds 5-15% processing cost, 10% taken, on {p.kg.value:g} kg x $49.18/kg [S9]",
@@ -1603,7 +1600,7 @@ def number_format(column: str, value: object) -> str | None:
     if float(value).is_integer():
         return "#,##0"
     if column in MONEY_COLUMNS:
-        return "#,##0.00"
+        return "#,##0.00" if abs(value) >= 1 else "0.000###"
     return "#,##0.0#####"
 
 
