@@ -331,12 +331,17 @@ NO_FLOOR = "no strategic minimum stock in the base case"
 
 
 def pipeline_stock(flow: float, working: float, what: str) -> Num:
-    """Opening stock: tonnes still in licensing on 1 Jan 2026 plus a working inventory."""
-    total = round(0.7 * flow + working, 1)
+    """Opening stock: tonnes still in licensing on 1 Jan 2026 plus a working inventory.
+
+    A lane with lead L has L quarters of its flow in licensing; civil lanes wait 0.7 of a
+    quarter, US-linked lanes 2 (Licences), weighted by the US share of demand."""
+    lead = 0.7 * (1 - US_SHARE) + 2.0 * US_SHARE
+    total = round(lead * flow + working, 1)
     return asm(
         int(total) if float(total).is_integer() else total,
-        f"0.7 x {flow:,.1f} t/qtr licensed flow still in licensing on 1 Jan 2026 (lead 0.7"
-        f" [S12a]) + {working:,} t working inventory ({what}; assumed)",
+        f"(0.7 x (1 - {US_SHARE}) + 2 x {US_SHARE}) = {lead:.3f} quarters of the"
+        f" {flow:,.1f} t/qtr licensed flow still in licensing on 1 Jan 2026 (leads 0.7 [S12a]"
+        f" and 2 [S71], US share [S10]) + {working:,} t working inventory ({what}; assumed)",
     )
 
 
