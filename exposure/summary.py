@@ -28,8 +28,10 @@ def terminal_summary(result: RunResult) -> str:
     products["unit_service_level"] = metrics.unit_service_level(
         products["units"], products["built"]
     )
+    # Only products that lose units: a fully served product is nobody's worst.
+    short = products["units"] - products["built"] > 1e-6 * (1 + products["units"])
     worst = (
-        products[products["units"] > 0]
+        products[(products["units"] > 0) & short]
         .sort_values(["unit_service_level", "lost_value"], ascending=[True, False])
         .head(3)
     )
