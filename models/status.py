@@ -49,7 +49,7 @@ HIGHS_STATUS: dict[highspy.HighsModelStatus, SolveStatus] = {
     _MS.kTimeLimit: SolveStatus.TIME_LIMIT,
     _MS.kIterationLimit: SolveStatus.ITERATION_LIMIT,
     _MS.kInterrupt: SolveStatus.INTERRUPTED,
-    _MS.kHighsInterrupt: SolveStatus.INTERRUPTED,
+    _MS.kHighsInterrupt: SolveStatus.INTERRUPTED,  # type: ignore[attr-defined]  # not in stubs
     _MS.kMemoryLimit: SolveStatus.ERROR,
     _MS.kObjectiveBound: SolveStatus.NUMERICAL_TROUBLE,
     _MS.kObjectiveTarget: SolveStatus.NUMERICAL_TROUBLE,
