@@ -142,6 +142,17 @@ def _solve(lp: DirectLp, c: np.ndarray, a_ub: np.ndarray, b_ub: np.ndarray, boun
         options={"presolve": False},
     )
     if result.status == 2:
+        # Without presolve first (exact holds leave a thin set); then with it.
+        result = linprog(
+            c,
+            A_ub=a_ub if a_ub.size else None,
+            b_ub=b_ub if a_ub.size else None,
+            A_eq=a_eq,
+            b_eq=lp.b_eq,
+            bounds=bounds,
+            method="highs",
+        )
+    if result.status == 2:
         raise InfeasibleError(result.message)
     assert result.status == 0, result.message
     return result
