@@ -350,18 +350,9 @@ def _prepare(
 
 
 def _run_info(workbook: Path, objective: str, **extra: object) -> dict[str, object]:
-    from datetime import UTC, datetime
+    from exposure.pipeline import run_record
 
-    from exposure.pipeline import sha256_of, versions
-
-    return {
-        "input_file": workbook.name,
-        "input_sha256": sha256_of(workbook),
-        "objective_mode": objective,
-        **extra,
-        **versions(),
-        "timestamp_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return run_record(workbook, objective, **extra)
 
 
 def _finish(output: Path, interrupted: bool) -> None:

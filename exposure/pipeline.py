@@ -91,6 +91,30 @@ def versions() -> dict[str, str]:
     }
 
 
+def run_record(
+    input_path: Path,
+    objective: str,
+    started: datetime | None = None,
+    *,
+    digest: str | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """What every Run sheet records: input file and SHA-256, objective, `extra`, versions, time.
+
+    The one place a run's provenance is put together, for run, what-if, sweep, stress and
+    scheduled reports alike.
+    """
+    started = started or datetime.now(UTC)
+    return {
+        "objective_mode": objective,
+        "input_file": str(input_path.name),
+        "input_sha256": digest or sha256_of(input_path),
+        **extra,
+        **versions(),
+        "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def run_workbook(
     input_path: str | Path | None = None,
     output_path: str | Path | None = None,
@@ -157,12 +181,7 @@ def run_data(
         "objective_value": solution.objective_value,
         "penalty": solution.violation,
         "lost_value": float("nan"),
-        "objective_mode": objective,
-        "input_file": str(input_path.name),
-        "input_sha256": sha256_of(input_path),
-        "scenario": scenario,
-        "seed": "",
-        **versions(),
+        **run_record(input_path, objective, started, scenario=scenario, seed=""),
         "read_seconds": round(read_seconds, 4),
         "build_seconds": round(model.build_seconds, 4),
         "handoff_seconds": round(model.handoff_seconds, 4),
@@ -170,7 +189,6 @@ def run_data(
         "simplex_iterations": solution.iterations,
         "variables": model.highs.getNumCol(),
         "constraints": model.highs.getNumRow(),
-        "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if not solution.status.ok:
         raise NotOptimalError(

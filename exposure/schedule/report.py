@@ -27,7 +27,7 @@ from exposure.errors import (
     InputError,
 )
 from exposure.issues import Issue
-from exposure.pipeline import run_data, sha256_of, versions
+from exposure.pipeline import run_data, run_record, sha256_of
 from exposure.report.excel import SheetData, write_workbook
 from exposure.scenario_results import (
     run_sheet,
@@ -439,15 +439,17 @@ def _solve_and_write(
     run = {
         "report": config.name,
         "config": str(config.path),
-        "input_file": str(source),
-        "input_sha256": digest,
-        "objective_mode": config.objective,
-        "previous_run": previous.started_utc if previous else "",
-        "thresholds_breached": int(alerts["breached"].sum()) if len(alerts) else 0,
-        "exit_code": exit_code,
-        "seed": config.stress.seed if config.stress else "",
-        **versions(),
-        "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **run_record(
+            source,
+            config.objective,
+            started,
+            digest=digest,
+            input_folder=str(source.parent),
+            previous_run=previous.started_utc if previous else "",
+            thresholds_breached=int(alerts["breached"].sum()) if len(alerts) else 0,
+            exit_code=exit_code,
+            seed=config.stress.seed if config.stress else "",
+        ),
     }
     sheets += [
         # each row's numbers in the format of the KPI it holds
