@@ -352,7 +352,7 @@ def _prepare(
 def _run_info(workbook: Path, objective: str, **extra: object) -> dict[str, object]:
     from exposure.pipeline import run_record
 
-    return run_record(workbook, objective, **extra)
+    return run_record(workbook, objective, extra=extra)
 
 
 def _finish(output: Path, interrupted: bool) -> None:

@@ -95,9 +95,8 @@ def run_record(
     input_path: Path,
     objective: str,
     started: datetime | None = None,
-    *,
     digest: str | None = None,
-    **extra: object,
+    extra: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """What every Run sheet records: input file and SHA-256, objective, `extra`, versions, time.
 
@@ -109,7 +108,7 @@ def run_record(
         "objective_mode": objective,
         "input_file": str(input_path.name),
         "input_sha256": digest or sha256_of(input_path),
-        **extra,
+        **(extra or {}),
         **versions(),
         "timestamp_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -181,7 +180,7 @@ def run_data(
         "objective_value": solution.objective_value,
         "penalty": solution.violation,
         "lost_value": float("nan"),
-        **run_record(input_path, objective, started, scenario=scenario, seed=""),
+        **run_record(input_path, objective, started, extra={"scenario": scenario, "seed": ""}),
         "read_seconds": round(read_seconds, 4),
         "build_seconds": round(model.build_seconds, 4),
         "handoff_seconds": round(model.handoff_seconds, 4),

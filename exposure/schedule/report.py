@@ -444,11 +444,13 @@ def _solve_and_write(
             config.objective,
             started,
             digest=digest,
-            input_folder=str(source.parent),
-            previous_run=previous.started_utc if previous else "",
-            thresholds_breached=int(alerts["breached"].sum()) if len(alerts) else 0,
-            exit_code=exit_code,
-            seed=config.stress.seed if config.stress else "",
+            extra={
+                "input_folder": str(source.parent),
+                "previous_run": previous.started_utc if previous else "",
+                "thresholds_breached": int(alerts["breached"].sum()) if len(alerts) else 0,
+                "exit_code": exit_code,
+                "seed": config.stress.seed if config.stress else "",
+            },
         ),
     }
     sheets += [
