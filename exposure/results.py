@@ -6,13 +6,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.analytics import Exposure, sector_table
 from exposure.issues import Issue
 from exposure.report.charts import bar_chart, place_charts_on_pages
-from exposure.report.excel import SheetData, write_workbook
+from exposure.report.excel import SheetData, WrittenBook, write_workbook
 from exposure.report.formats import COUNT, TONNES, usd_axis_format
 
 
@@ -102,22 +100,13 @@ def supply_by_country(exposure: Exposure) -> pd.DataFrame:
     return bought.reset_index().rename(columns={"country": "country"})
 
 
-def _column_max(sheet: Worksheet, column: int) -> float:
-    numbers = [
-        value
-        for (value,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column, values_only=True)
-        if isinstance(value, int | float)
-    ]
-    return max(numbers, default=0.0)
-
-
-def add_summary_charts(book: Workbook) -> None:
+def add_summary_charts(book: WrittenBook) -> None:
     """Service level and lost value by sector, supply by origin country, below the Summary."""
     summary = book["Summary"]
     totals = book["Sector totals"]
-    header = 1
+    header = totals.header_row
     last = totals.max_row
-    columns = {cell.value: cell.column for cell in totals[header]}
+    columns = totals.columns
     level = "value_service_level" if "value_service_level" in columns else "service_level"
     charts = []
     if last > header:
@@ -143,17 +132,17 @@ def add_summary_charts(book: Workbook) -> None:
                 last,
                 "Lost value by sector",
                 "USD",
-                number_format=usd_axis_format(_column_max(totals, columns["lost_value"])),
+                number_format=usd_axis_format(float(totals.frame["lost_value"].max())),
             )
         )
     by_country = book["Supply by country"]
-    if by_country.max_row > 1 and by_country.max_column > 1:
+    if by_country.max_row > by_country.header_row and by_country.max_column > 1:
         charts.append(
             bar_chart(
                 by_country,
                 1,
                 list(range(2, by_country.max_column + 1)),
-                1,
+                by_country.header_row,
                 by_country.max_row,
                 "Supply by origin country",
                 "t",

@@ -156,16 +156,16 @@ def test_product_id_starting_with_equals_stays_text(tmp_path: Path):
 def test_a_failed_write_leaves_the_previous_file(
     tiny_workbook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from openpyxl.workbook.workbook import Workbook
+    from xlsxwriter.workbook import Workbook
 
     out = tmp_path / "r.xlsx"
     out.write_bytes(b"previous results")
 
-    def broken_save(self: Workbook, filename: str) -> None:
-        Path(filename).write_bytes(b"half")
+    def broken_close(self: Workbook) -> None:
+        Path(self.filename).write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Workbook, "save", broken_save)
+    monkeypatch.setattr(Workbook, "close", broken_close)
     result = invoke("run", str(tiny_workbook), "-o", str(out), "--overwrite")
     assert result.exit_code == 1
     assert "No space left" in result.output
