@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.format import Format
+from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name, xl_range
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -62,6 +63,7 @@ __all__ = [
 
 DEFAULT_COLUMN_WIDTH = 13  # what a spreadsheet shows a column it was given no width for
 DATE_WIDTH = 16
+STRING_MAX = 32_767  # characters a cell holds
 WRAP_AT = TEXT_WIDTH_MAX * CHARS_PER_WIDTH  # characters of text on one line of a column
 
 
@@ -172,7 +174,9 @@ class _Measured:
 
 
 def _text_lengths(values: pd.Series) -> np.ndarray:
-    """Length of each text value of an object column; 0 for anything else."""
+    """Length of each text value of a column; 0 for anything else."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.str.len().fillna(0).to_numpy(dtype=np.int64)
     return np.fromiter(
         (len(v) if isinstance(v, str) else 0 for v in values), dtype=np.int64, count=len(values)
     )
@@ -253,9 +257,6 @@ def _unique_headers(columns: list[str]) -> list[str]:
     return unique
 
 
-CellWriter = Callable[[int, int, Any, bool, Any], None]
-
-
 def write_sheet_streamed(
     book: Workbook, ws: Worksheet, sheet: SheetData, styles: Styles
 ) -> WrittenSheet:
@@ -290,7 +291,7 @@ def write_sheet_streamed(
         numbers_below = frame.iloc[:, j].dtype.kind in "iuf"
         ws.write_string(first - 1, j, name, styles.header(numbers_below))
 
-    _write_rows(ws, sheet, frame, columns, column_formats, measured.lines, first, styles)
+    _write_rows(book, ws, sheet, frame, columns, column_formats, measured.lines, first, styles)
     ws.freeze_panes(first, 0)
     set_up_page(ws, first if sheet.repeat_header else None)
     return WrittenSheet(book, ws, sheet.name, frame, first)
@@ -310,7 +311,9 @@ def _add_table(
     xlsxwriter refuses tables in constant_memory mode because `add_table` writes the
     header cells itself, out of row order. Called before the header row is written, with
     the mode off for the call, those cells are the ones this writer then writes over,
-    in order; the table part itself is written at the end, as in any mode.
+    in order; the table part itself is written at the end, as in any mode. The table is
+    made over the header and one row, then widened to every row: `add_table` keeps one
+    dict entry per cell of its range (to refuse overlaps), a gigabyte at a million rows.
     """
     last = first + max(len(frame), 1)  # 1-based
     streaming = ws.constant_memory
@@ -319,7 +322,7 @@ def _add_table(
         ws.add_table(
             first - 1,
             0,
-            last - 1,
+            first,
             len(headers) - 1,
             {
                 "name": table_name(name),
@@ -329,9 +332,63 @@ def _add_table(
         )
     finally:
         ws.constant_memory = streaming
+    table = ws.tables[-1]
+    table["range"] = table["a_range"] = xl_range(first - 1, 0, last - 1, len(headers) - 1)
+    table["autofilter"] = table["a_range"]
+
+
+class _RowXml:
+    """The table's rows, written straight into the sheet's streamed XML.
+
+    xlsxwriter spends ~5 us of Python per cell (argument checks, a cell object, a
+    dispatch on its class, an inline string escaped again for every repeat); building
+    each row's `<row>` element here takes a fraction of that, and repeated text (sector,
+    material, country) goes once into the shared-string table. Everything else in the
+    sheet (title, notes, header, widths, Table, page setup) goes through xlsxwriter's
+    API. This relies on how constant_memory mode streams: rows are appended to
+    `ws.fh` in order, `previous_row` is the row xlsxwriter holds back, and the
+    dimensions come from `_check_dimensions`; xlsxwriter is pinned to a major version
+    in pyproject.toml, and tests/test_excel_writer.py reads every kind of cell back.
+    """
+
+    def __init__(self, book: Workbook, ws: Worksheet, first_row: int, n_columns: int) -> None:
+        self.ws = ws
+        self.strings = book.str_table
+        self.letters = [xl_col_to_name(j) for j in range(n_columns)]
+        # Write out the header row xlsxwriter holds back: ours come after it.
+        ws._write_single_row(first_row)
+
+    def string_cell(self, j: int, row: int, text: str, style: str) -> str:
+        """A text cell: its index in the shared-string table; `style` from `_style`."""
+        if len(text) > STRING_MAX:
+            text = text[:STRING_MAX]
+        index = self.strings._get_shared_string_index(text)
+        return f'<c r="{self.letters[j]}{row}"{style} t="s"><v>{index}</v></c>'
+
+    def number_cell(self, j: int, row: int, number: float, style: str) -> str:
+        return f'<c r="{self.letters[j]}{row}"{style}><v>{number!r}</v></c>'
+
+    def boolean_cell(self, j: int, row: int, value: bool, style: str) -> str:
+        return f'<c r="{self.letters[j]}{row}"{style} t="b"><v>{int(value)}</v></c>'
+
+    def write_row(self, row: int, cells: list[str], height: float | None) -> None:
+        """Row `row` (1-based) of `cells`; `height` in points for a tall row."""
+        attributes = f' ht="{height:g}" customHeight="1"' if height else ""
+        self.ws.fh.write(f'<row r="{row}"{attributes}>{"".join(cells)}</row>')
+
+    def close(self, last_row: int) -> None:
+        """Tell xlsxwriter where the rows end (0-based), as if it had written them."""
+        self.ws.previous_row = last_row
+        self.ws._check_dimensions(last_row, len(self.letters) - 1)
+
+
+def _style(style: Format | None) -> str:
+    """` s="<index>"`: a cell's format (xlsxwriter fixes a format's index when first asked)."""
+    return f' s="{style._get_xf_index()}"' if style is not None else ""
 
 
 def _write_rows(
+    book: Workbook,
     ws: Worksheet,
     sheet: SheetData,
     frame: pd.DataFrame,
@@ -342,6 +399,9 @@ def _write_rows(
     styles: Styles,
 ) -> None:
     """The table's rows, in order, each cell by the kind of its column (the hot loop)."""
+    if frame.empty or not columns:
+        return
+    xml = _RowXml(book, ws, first, len(columns))
     row_keyed = sheet.row_formats_from in columns
     key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
     dtypes = [frame.iloc[:, j].dtype for j in range(len(columns))]
@@ -354,48 +414,64 @@ def _write_rows(
     # number's may depend on its size (USD bn, M), so it is looked up per number.
     positive_formats = [
         (
-            styles.number(_number_code(1.0, chosen), False),
-            styles.number(_number_code(1.0, chosen), True),
+            _style(styles.number(_number_code(1.0, chosen), False)),
+            _style(styles.number(_number_code(1.0, chosen), True)),
         )
         for chosen in column_formats
     ]
-    write_number = ws.write_number
+    # Text columns (pandas' string dtype) hold text or nothing: no check of each value's kind.
+    text_only = [isinstance(dtype, pd.StringDtype) and not row_keyed for dtype in dtypes]
+    text_formats = [
+        [_style(styles.text(False, False)), _style(styles.text(False, True))],
+        [_style(styles.text(True, False)), _style(styles.text(True, True))],
+    ]
+    number_cell, string_cell = xml.number_cell, xml.string_cell
     # One Python list per column: iterating them is far cheaper than DataFrame rows.
     column_values = [frame.iloc[:, j].tolist() for j in range(len(columns))]
     tall_rows = lines > 1
+    row = first  # 1-based: the header's row; each record goes below it
     for i, record in enumerate(zip(*column_values, strict=True)):
-        row = first + i  # 0-based: the row under the header
+        row += 1
         tall = bool(tall_rows[i])
-        if tall:
-            # Not every spreadsheet grows a row for wrapped text: give it the lines.
-            ws.set_row(row, LINE_HEIGHT * int(lines[i]))
         row_format = format_for(record[key_index]) if row_keyed else None
+        cells = []
         for j, raw in enumerate(record):
             if fast_numbers[j]:
                 if not math.isfinite(raw):  # NaN (missing) or infinite: an empty cell
                     continue
                 if raw < 0:
-                    code = _number_code(raw, column_formats[j])
-                    write_number(row, j, raw, styles.number(code, tall))
+                    style = _style(styles.number(_number_code(raw, column_formats[j]), tall))
+                    cells.append(number_cell(j, row, raw, style))
                 else:
-                    write_number(row, j, raw, positive_formats[j][tall])
+                    cells.append(number_cell(j, row, raw, positive_formats[j][tall]))
                 continue
+            if text_only[j]:
+                if isinstance(raw, str):
+                    style = text_formats[len(raw) > WRAP_AT][tall]
+                    cells.append(string_cell(j, row, raw, style))
+                continue  # None or NaN: an empty cell
             value = cell_value(raw)
             if value is None:
                 continue
             if isinstance(value, str):
-                # Text from an input is data, never a formula.
-                ws.write_string(row, j, value, styles.text(len(value) > WRAP_AT, tall))
+                # Text from an input is data, never a formula: a shared string.
+                style = text_formats[len(value) > WRAP_AT][tall]
+                cells.append(string_cell(j, row, value, style))
             elif isinstance(value, bool):
-                ws.write_boolean(row, j, value, styles.number(None, tall))
+                cells.append(xml.boolean_cell(j, row, value, _style(styles.number(None, tall))))
             elif isinstance(value, int | float):
                 chosen = column_formats[j]
                 if row_keyed and j != key_index:
                     chosen = sheet.formats.get(columns[j]) or row_format
-                ws.write_number(row, j, value, styles.number(_number_code(value, chosen), tall))
+                style = _style(styles.number(_number_code(value, chosen), tall))
+                cells.append(number_cell(j, row, value, style))
             elif isinstance(value, datetime | date):
                 code = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
-                ws.write_datetime(row, j, value, styles.number(code, tall))
+                serial = _datetime_to_excel_datetime(value, False, True)  # its own conversion
+                cells.append(number_cell(j, row, serial, _style(styles.number(code, tall))))
+        # Not every spreadsheet grows a row for wrapped text: give it the lines.
+        xml.write_row(row, cells, LINE_HEIGHT * int(lines[i]) if tall else None)
+    xml.close(row - 1)
 
 
 def _write_notes(ws: Worksheet, notes: list[str], widths: list[int], styles: Styles) -> None:

@@ -65,7 +65,7 @@ def number_format(column: str) -> str | None:
 
 
 def cell_value(value: Any) -> Any:
-    if value is None:
+    if value is None or value is pd.NaT:  # NaT passes for a datetime
         return None
     if isinstance(value, np.generic):
         value = value.item()
