@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from exposure.analytics import Exposure, sector_table
 from exposure.issues import Issue
+from exposure.report.atomic import write_atomically
 from exposure.report.charts import bar_chart, place_charts_on_pages
 from exposure.report.excel import SheetData, WrittenBook, write_workbook
 from exposure.report.formats import COUNT, TONNES, usd_axis_format
@@ -214,6 +216,40 @@ def result_sheets(
     return sheets
 
 
+# What a results workbook holds at scale. A sheet of up to SHEET_ROWS_MAX rows is written
+# whole; the workbook then stays well under Excel's 1,048,576 rows a sheet and opens in
+# seconds. A longer flow table keeps the rows whose flow is not zero (a source nothing
+# was bought from carries no exposure), and any table still longer keeps its first
+# SHEET_ROWS_MAX rows. Each says so above its table; `exposure run --full-tables DIR`
+# writes every table whole, as CSV, beside the workbook.
+SHEET_ROWS_MAX = 100_000
+FLOW_COLUMNS = {"Supply": "buy", "Plants": "make", "Origins": "tonnes"}
+FLOW_TOLERANCE = 1e-9  # tonnes: a solver's zero
+
+
+def fit_for_workbook(sheet: SheetData) -> SheetData:
+    """The sheet as the results workbook holds it: whole, or cut as the rule above says."""
+    frame = sheet.frame
+    if len(frame) <= SHEET_ROWS_MAX:
+        return sheet
+    notes = list(sheet.notes)
+    flow = FLOW_COLUMNS.get(sheet.name)
+    if flow is not None and flow in frame:
+        moving = frame[pd.to_numeric(frame[flow], errors="coerce").abs() > FLOW_TOLERANCE]
+        notes.append(
+            f"The {len(moving):,} rows of {len(frame):,} with a {flow} above zero; "
+            "`exposure run --full-tables DIR` writes every row."
+        )
+        frame = moving
+    if len(frame) > SHEET_ROWS_MAX:
+        notes.append(
+            f"The first {SHEET_ROWS_MAX:,} rows of {len(frame):,}; "
+            "`exposure run --full-tables DIR` writes every row."
+        )
+        frame = frame.iloc[:SHEET_ROWS_MAX]
+    return replace(sheet, frame=frame, title=sheet.title or sheet.name, notes=notes)
+
+
 def write_results(
     path: Path,
     exposure: Exposure,
@@ -224,7 +260,23 @@ def write_results(
 ) -> None:
     write_workbook(
         path,
-        result_sheets(exposure, run, issues, sentences),
+        [fit_for_workbook(s) for s in result_sheets(exposure, run, issues, sentences)],
         created=created,
         finish=add_summary_charts,
     )
+
+
+def write_full_tables(
+    folder: Path, exposure: Exposure, run: dict[str, object], issues: list[Issue]
+) -> list[Path]:
+    """Every table of the results workbook, whole, one CSV a sheet: `<folder>/<sheet>.csv`.
+
+    CSV rather than Parquet: no further dependency, and every tool a planner has reads it
+    (a spreadsheet up to its row limit, pandas, a database's bulk load).
+    """
+    written = []
+    for sheet in result_sheets(exposure, run, issues):
+        target = Path(folder) / f"{sheet.name}.csv"
+        write_atomically(target, lambda temporary, s=sheet: s.frame.to_csv(temporary, index=False))
+        written.append(target)
+    return written
