@@ -280,7 +280,7 @@ def write_sheet_streamed(
     _write_notes(ws, sheet.notes, widths, styles)
 
     if columns:
-        _add_table(ws, sheet.name, first, headers, frame, column_formats, styles)
+        _add_table(ws, sheet.name, first, headers, len(frame))
     header_lines = max(
         [math.ceil(len(name) / (width - 1)) for name, width in zip(columns, widths, strict=True)],
         default=1,
@@ -297,15 +297,7 @@ def write_sheet_streamed(
     return WrittenSheet(book, ws, sheet.name, frame, first)
 
 
-def _add_table(
-    ws: Worksheet,
-    name: str,
-    first: int,
-    headers: list[str],
-    frame: pd.DataFrame,
-    column_formats: list[NumberFormat | None],
-    styles: Styles,
-) -> None:
+def _add_table(ws: Worksheet, name: str, first: int, headers: list[str], rows: int) -> None:
     """An Excel Table over the header and rows (at least one, as Excel requires).
 
     xlsxwriter refuses tables in constant_memory mode because `add_table` writes the
@@ -315,7 +307,7 @@ def _add_table(
     made over the header and one row, then widened to every row: `add_table` keeps one
     dict entry per cell of its range (to refuse overlaps), a gigabyte at a million rows.
     """
-    last = first + max(len(frame), 1)  # 1-based
+    last = first + max(rows, 1)  # 1-based
     streaming = ws.constant_memory
     ws.constant_memory = False
     try:
