@@ -252,6 +252,12 @@ def validate(workbook: Path, as_json: bool, annotate: Path | None) -> None:
 )
 @click.option("--time-limit", type=click.FloatRange(min=0), help="Solver time limit, seconds.")
 @click.option("--overwrite", is_flag=True, help="Replace the results file if it exists.")
+@click.option(
+    "--full-tables",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every results table whole, one CSV a sheet, into this folder "
+    "(the workbook keeps at most 100,000 rows a sheet).",
+)
 @verbose_option
 @handle_errors
 def run(
@@ -260,6 +266,7 @@ def run(
     objective: ObjectiveMode,
     time_limit: float | None,
     overwrite: bool,
+    full_tables: Path | None,
 ) -> None:
     """Solve one workbook and write the results workbook.
 
@@ -275,8 +282,14 @@ def run(
     result = run_workbook(
         source, output, objective=objective, time_limit=time_limit, overwrite=overwrite
     )
+    if full_tables is not None:
+        from exposure.results import write_full_tables
+
+        write_full_tables(full_tables, result.exposure, result.run_info, result.issues)
     _print_warnings(result.issues)
     click.echo(terminal_summary(result))
+    if full_tables is not None:
+        click.echo(f"full tables: {full_tables}/<sheet>.csv")
 
 
 # ------------------------------------------------------------------ what-if commands

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.analytics import Exposure, sector_table
 from exposure.issues import Issue
+from exposure.report.atomic import write_atomically
 from exposure.report.charts import bar_chart, place_charts_on_pages
-from exposure.report.excel import SheetData, write_workbook
+from exposure.report.excel import SheetData, WrittenBook, write_workbook
 from exposure.report.formats import COUNT, TONNES, usd_axis_format
 
 
@@ -103,22 +103,13 @@ def supply_by_country(exposure: Exposure) -> pd.DataFrame:
     return bought.reset_index().rename(columns={"country": "country"})
 
 
-def _column_max(sheet: Worksheet, column: int) -> float:
-    numbers = [
-        value
-        for (value,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column, values_only=True)
-        if isinstance(value, int | float)
-    ]
-    return max(numbers, default=0.0)
-
-
-def add_summary_charts(book: Workbook) -> None:
+def add_summary_charts(book: WrittenBook) -> None:
     """Service level and lost value by sector, supply by origin country, below the Summary."""
     summary = book["Summary"]
     totals = book["Sector totals"]
-    header = 1
+    header = totals.header_row
     last = totals.max_row
-    columns = {cell.value: cell.column for cell in totals[header]}
+    columns = totals.columns
     level = "value_service_level" if "value_service_level" in columns else "service_level"
     charts = []
     if last > header:
@@ -144,17 +135,17 @@ def add_summary_charts(book: Workbook) -> None:
                 last,
                 "Lost value by sector",
                 "USD",
-                number_format=usd_axis_format(_column_max(totals, columns["lost_value"])),
+                number_format=usd_axis_format(float(totals.frame["lost_value"].max())),
             )
         )
     by_country = book["Supply by country"]
-    if by_country.max_row > 1 and by_country.max_column > 1:
+    if by_country.max_row > by_country.header_row and by_country.max_column > 1:
         charts.append(
             bar_chart(
                 by_country,
                 1,
                 list(range(2, by_country.max_column + 1)),
-                1,
+                by_country.header_row,
                 by_country.max_row,
                 "Supply by origin country",
                 "t",
@@ -226,6 +217,40 @@ def result_sheets(
     return sheets
 
 
+# What a results workbook holds at scale. A sheet of up to SHEET_ROWS_MAX rows is written
+# whole; the workbook then stays well under Excel's 1,048,576 rows a sheet and opens in
+# seconds. A longer flow table keeps the rows whose flow is not zero (a source nothing
+# was bought from carries no exposure), and any table still longer keeps its first
+# SHEET_ROWS_MAX rows. Each says so above its table; `exposure run --full-tables DIR`
+# writes every table whole, as CSV, beside the workbook.
+SHEET_ROWS_MAX = 100_000
+FLOW_COLUMNS = {"Supply": "buy", "Plants": "make", "Origins": "tonnes"}
+FLOW_TOLERANCE = 1e-9  # tonnes: a solver's zero
+
+
+def fit_for_workbook(sheet: SheetData) -> SheetData:
+    """The sheet as the results workbook holds it: whole, or cut as the rule above says."""
+    frame = sheet.frame
+    if len(frame) <= SHEET_ROWS_MAX:
+        return sheet
+    notes = list(sheet.notes)
+    flow = FLOW_COLUMNS.get(sheet.name)
+    if flow is not None and flow in frame:
+        moving = frame[pd.to_numeric(frame[flow], errors="coerce").abs() > FLOW_TOLERANCE]
+        notes.append(
+            f"The {len(moving):,} rows of {len(frame):,} with a {flow} above zero; "
+            "`exposure run --full-tables DIR` writes every row."
+        )
+        frame = moving
+    if len(frame) > SHEET_ROWS_MAX:
+        notes.append(
+            f"The first {SHEET_ROWS_MAX:,} rows of {len(frame):,}; "
+            "`exposure run --full-tables DIR` writes every row."
+        )
+        frame = frame.iloc[:SHEET_ROWS_MAX]
+    return replace(sheet, frame=frame, title=sheet.title or sheet.name, notes=notes)
+
+
 def write_results(
     path: Path,
     exposure: Exposure,
@@ -236,7 +261,23 @@ def write_results(
 ) -> None:
     write_workbook(
         path,
-        result_sheets(exposure, run, issues, sentences),
+        [fit_for_workbook(s) for s in result_sheets(exposure, run, issues, sentences)],
         created=created,
         finish=add_summary_charts,
     )
+
+
+def write_full_tables(
+    folder: Path, exposure: Exposure, run: dict[str, object], issues: list[Issue]
+) -> list[Path]:
+    """Every table of the results workbook, whole, one CSV a sheet: `<folder>/<sheet>.csv`.
+
+    CSV rather than Parquet: no further dependency, and every tool a planner has reads it
+    (a spreadsheet up to its row limit, pandas, a database's bulk load).
+    """
+    written = []
+    for sheet in result_sheets(exposure, run, issues):
+        target = Path(folder) / f"{sheet.name}.csv"
+        write_atomically(target, lambda temporary, s=sheet: s.frame.to_csv(temporary, index=False))
+        written.append(target)
+    return written

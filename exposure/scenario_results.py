@@ -7,11 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.workbook.workbook import Workbook
 
 from exposure.issues import Issue
 from exposure.report.charts import line_chart
-from exposure.report.excel import SheetData, write_workbook
+from exposure.report.excel import SheetData, WrittenBook, write_workbook
 from exposure.report.formats import GENERAL, PERCENT, USD, format_for, usd_axis_format
 from exposure.results import input_warnings_table, key_value_frame
 from exposure.scenarios import StressResult, SweepResult, WhatIfResult
@@ -77,14 +76,14 @@ def write_sweep(
     largest_loss = float(result.curve["lost_value"].max()) if len(result.curve) else 0.0
     value_formats = {"value": value_format}
 
-    def add_chart(book: Workbook) -> None:
+    def add_chart(book: WrittenBook) -> None:
         sheet = book["Sweep chart data"]
-        if sheet.max_row > 1 and sheet.max_column > 1:
+        if sheet.max_row > sheet.header_row and sheet.max_column > 1:
             chart = line_chart(
                 sheet,
                 1,
                 list(range(2, sheet.max_column + 1)),
-                1,
+                sheet.header_row,
                 sheet.max_row,
                 f"Lost value by sector as {label} varies",
                 "USD",
@@ -93,7 +92,7 @@ def write_sweep(
                 x_number_format=value_format.excel,
             )
             # Right of the curve's four columns: printed whole on the sheet's first page.
-            book["Sweep"].add_chart(chart, "F3")
+            book["Sweep"].worksheet.insert_chart("F3", chart)
 
     sheets = [
         SheetData("Sweep", result.curve, title=f"Sweep of {label}", formats=value_formats),

@@ -12,7 +12,7 @@ import signal
 import stat
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,17 +129,21 @@ def test_a_partial_file_of_a_live_process_is_left_alone(tmp_path: Path):
 
 
 def fail_after(calls: int, error: OSError, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the zip writer that openpyxl saves with fail on its `calls`-th part."""
-    real = zipfile.ZipFile.writestr
+    """Make the zip writer fail on its `calls`-th part: openpyxl adds parts from memory
+    (`writestr`), xlsxwriter from its scratch files (`write`)."""
     count = {"n": 0}
 
-    def writestr(self: zipfile.ZipFile, *args: object, **kwargs: object) -> None:
-        count["n"] += 1
-        if count["n"] >= calls:
-            raise error
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
+    def failing(real: Callable[..., None]) -> Callable[..., None]:
+        def add_part(self: zipfile.ZipFile, *args: object, **kwargs: object) -> None:
+            count["n"] += 1
+            if count["n"] >= calls:
+                raise error
+            real(self, *args, **kwargs)
 
-    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+        return add_part
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", failing(zipfile.ZipFile.writestr))
+    monkeypatch.setattr(zipfile.ZipFile, "write", failing(zipfile.ZipFile.write))
 
 
 DISK_FULL = OSError(errno.ENOSPC, "No space left on device")

@@ -99,7 +99,9 @@ def _widths_fit_and_pages_are_set_up(book: Workbook) -> None:
         setup = sheet.page_setup
         assert setup.orientation == "landscape", sheet.title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
-        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
+        # an absent fitToWidth is the file format's default, 1 (xlsxwriter leaves it out)
+        fit_width = 1 if setup.fitToWidth is None else setup.fitToWidth
+        assert (fit_width, setup.fitToHeight) == (1, 0), sheet.title
         for row in sheet.iter_rows():
             for cell in row:
                 value = cell.value

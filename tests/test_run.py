@@ -156,16 +156,16 @@ def test_product_id_starting_with_equals_stays_text(tmp_path: Path):
 def test_a_failed_write_leaves_the_previous_file(
     tiny_workbook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from openpyxl.workbook.workbook import Workbook
+    from xlsxwriter.workbook import Workbook
 
     out = tmp_path / "r.xlsx"
     out.write_bytes(b"previous results")
 
-    def broken_save(self: Workbook, filename: str) -> None:
-        Path(filename).write_bytes(b"half")
+    def broken_close(self: Workbook) -> None:
+        Path(self.filename).write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Workbook, "save", broken_save)
+    monkeypatch.setattr(Workbook, "close", broken_close)
     result = invoke("run", str(tiny_workbook), "-o", str(out), "--overwrite")
     assert result.exit_code == 1
     assert "No space left" in result.output
@@ -194,3 +194,35 @@ def test_every_command_has_help_with_an_example():
         result = invoke(command, "--help")
         assert result.exit_code == 0
         assert "Example:" in result.output, command
+
+
+def test_at_scale_a_flow_table_keeps_its_moving_rows_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from exposure import results
+    from exposure.report.excel import SheetData
+
+    monkeypatch.setattr(results, "SHEET_ROWS_MAX", 4)
+    supply = pd.DataFrame({"source": list("abcdefgh"), "buy": [0, 1, 0, 2, 0, 3, 4, 5.0]})
+    kept = results.fit_for_workbook(SheetData("Supply", supply))
+    assert kept.frame["source"].tolist() == ["b", "d", "f", "g"]  # moving, then the first 4
+    assert kept.title == "Supply"
+    assert "The 5 rows of 8 with a buy above zero" in kept.notes[0]
+    assert "The first 4 rows of 5" in kept.notes[1]
+    small = SheetData("Supply", supply.iloc[:3])
+    assert results.fit_for_workbook(small) is small  # a small table is written whole
+    other = results.fit_for_workbook(SheetData("Products", supply))
+    assert len(other.frame) == 4 and other.notes == [
+        "The first 4 rows of 8; `exposure run --full-tables DIR` writes every row."
+    ]
+
+
+def test_full_tables_are_written_beside_the_workbook(tiny_workbook: Path, tmp_path: Path):
+    out = tmp_path / "r.xlsx"
+    result = invoke("run", str(tiny_workbook), "-o", str(out), "--full-tables", str(tmp_path / "t"))
+    assert result.exit_code == 0, result.output
+    supply = pd.read_csv(tmp_path / "t" / "Supply.csv")
+    pd.testing.assert_frame_equal(
+        supply, pd.read_excel(out, sheet_name="Supply"), check_dtype=False
+    )
+    assert (tmp_path / "t" / "Origins.csv").exists() and (tmp_path / "t" / "Run.csv").exists()
