@@ -130,26 +130,9 @@ def material_table(
     `values` (from `sensitivity.material_values`) holds re-solved values; without
     it the column says "not computed" and the value is blank.
     """
-    keys = ["material", "period"]
+    keys = ["material", "period", "lane"]
+    # The model reads each pool's flows off its balance row (leads and variants included).
     materials = solution.materials.copy()
-    supplied = solution.supply.groupby(keys)["buy"].sum().rename("supplied")
-    made = solution.plants.rename(columns={"output": "material"}).groupby(keys)["make"].sum()
-    recipe_use = data.recipes.merge(solution.plants[["plant", "period", "make"]], on="plant")
-    recipe_use["used"] = recipe_use["t_per_t"] * recipe_use["make"]
-    used_by_plants = recipe_use.rename(columns={"input": "material"}).groupby(keys)["used"].sum()
-    product_use = metrics.material_use(
-        data.intensity, solution.products[["product", "period", "built"]]
-    )
-    used_by_products = product_use.groupby(keys)["tonnes"].sum()
-
-    materials = materials.join(supplied, on=keys).join(made.rename("made"), on=keys)
-    materials = materials.join(used_by_plants.rename("used_by_plants"), on=keys)
-    materials = materials.join(used_by_products.rename("used_by_products"), on=keys)
-    for column in ("supplied", "made", "used_by_plants", "used_by_products"):
-        materials[column] = materials[column].fillna(0.0)
-    initial = data.materials.set_index("material")["initial_stock"]
-    opening = materials.groupby("material")["stock"].shift(1)
-    materials["opening_stock"] = opening.fillna(materials["material"].map(initial))
     if values is None:
         materials["value_of_1t"] = np.nan
         materials["penalty_change_1t"] = np.nan
@@ -170,6 +153,7 @@ def material_table(
         [
             "material",
             "period",
+            "lane",
             "opening_stock",
             "supplied",
             "made",

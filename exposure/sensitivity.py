@@ -646,12 +646,12 @@ def licence_levers(model: AllocationModel, base: Solution, resolver: Resolver) -
 def material_values(model: AllocationModel, resolver: Resolver) -> pd.DataFrame:
     """Per material and period: value of one more tonne [USD] and the fall in penalty."""
     rows = []
-    for position, (material, period) in enumerate(model.structure.stock_keys):
+    for position, (material, period, lane) in enumerate(model.structure.stock_keys):
         change = resolver.add_tonne(position)
-        rows.append((material, period, change.value, change.penalty_change, change.method))
+        rows.append((material, period, lane, change.value, change.penalty_change, change.method))
     return pd.DataFrame(
         rows,
-        columns=["material", "period", "value_of_1t", "penalty_change_1t", "value_method"],
+        columns=["material", "period", "lane", "value_of_1t", "penalty_change_1t", "value_method"],
     )
 
 
