@@ -6,6 +6,7 @@ Units: tonnes (t) of material, USD, fractions in [0, 1].
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -28,9 +29,11 @@ VARIANT_COLUMNS = ["product", "variant", "extra_cost_per_unit", "max_share"]
 
 # The lane of a workbook without end_use and market columns (design 3a), and the
 # variant of a product without variant rows (design 3b).
-DEFAULT_LANE = "civil"
+DEFAULT_END_USE = "civil"
+DEFAULT_LANE = DEFAULT_END_USE
 STANDARD = "standard"
 OWN_LANE = "(no lane)"
+ANY_MARKET = "*"
 # Optional columns of the long tables and the value a table without them means.
 OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
     "materials": {"terminal_value": 0.0},
@@ -128,35 +131,53 @@ class AllocationData:
         return lanes or [DEFAULT_LANE]
 
     def pool_lanes(self) -> dict[str, list[str]]:
-        """Lanes that each material reaches (design 4): one pool (m, t, l) per lane l.
+        """Lanes that each material reaches (design 4): one pool (m, t, l) per lane l."""
+        return pool_lanes(
+            list(self.materials["material"]),
+            self.demand,
+            self.intensity,
+            self.plants,
+            self.recipes,
+        )
 
-        Material m reaches lane l when a product of l uses it (in any variant) or a
-        plant whose output reaches l takes it as an input. A material that reaches no
-        lane keeps one pool in the first lane when there is one lane, else in the
-        lane of its own, `OWN_LANE`.
-        """
-        lanes = self.lanes
-        reach: dict[str, set[str]] = {m: set() for m in self.materials["material"]}
-        used = self.intensity.merge(self.demand[["product", "lane"]].drop_duplicates())
-        for material, lane in zip(used["material"], used["lane"], strict=True):
-            reach.setdefault(material, set()).add(lane)
-        inputs: dict[str, set[str]] = {}
-        outputs = dict(zip(self.plants["plant"], self.plants["output"], strict=True))
-        for plant, material in zip(self.recipes["plant"], self.recipes["input"], strict=True):
-            if plant in outputs:
-                inputs.setdefault(outputs[plant], set()).add(material)
-        changed = True
-        while changed:  # inputs of plants reach every lane their output reaches
-            changed = False
-            for output, materials in inputs.items():
-                for material in materials:
-                    before = len(reach.setdefault(material, set()))
-                    reach[material] |= reach.get(output, set())
-                    changed |= len(reach[material]) != before
-        own = lanes[0] if len(lanes) == 1 else OWN_LANE
-        return {m: [lane for lane in lanes if lane in r] or [own] for m, r in reach.items()}
 
-    @property
-    def licensed_capacity(self) -> pd.Series:
-        """capacity * approval per supply row [t/period]."""
-        return self.supply["capacity"] * self.supply["approval"]
+def lane_name(end_use: str, market: str) -> str:
+    """The id of lane (end_use, market): `defence/US`, or `civil` for the unspecified market."""
+    return end_use if market == ANY_MARKET else f"{end_use}/{market}"
+
+
+def pool_lanes(
+    materials: list[str],
+    demand: pd.DataFrame,
+    intensity: pd.DataFrame,
+    plants: pd.DataFrame,
+    recipes: pd.DataFrame,
+) -> dict[str, list[str]]:
+    """Lanes that each material reaches, in lane order (design 4).
+
+    Material m reaches lane l when a product of l uses it (in any variant) or a
+    plant whose output reaches l takes it as an input. A material that reaches no
+    lane keeps one pool: in the one lane when there is one, else in `OWN_LANE`.
+    """
+    lanes = list(dict.fromkeys(demand["lane"])) or [DEFAULT_LANE]
+    reach: dict[str, set[str]] = {m: set() for m in materials}
+    used = intensity[["product", "material"]].merge(
+        demand[["product", "lane"]].drop_duplicates(), on="product"
+    )
+    for material, lane in zip(used["material"], used["lane"], strict=True):
+        reach.setdefault(material, set()).add(lane)
+    inputs: dict[str, set[str]] = defaultdict(set)
+    outputs = dict(zip(plants["plant"], plants["output"], strict=True))
+    for plant, material in zip(recipes["plant"], recipes["input"], strict=True):
+        if plant in outputs:
+            inputs[outputs[plant]].add(material)
+    changed = True
+    while changed:  # inputs of plants reach every lane their output reaches
+        changed = False
+        for output, needed in inputs.items():
+            for material in needed:
+                before = len(reach.setdefault(material, set()))
+                reach[material] |= reach.get(output, set())
+                changed |= len(reach[material]) != before
+    own = lanes[0] if len(lanes) == 1 else OWN_LANE
+    return {m: [lane for lane in lanes if lane in r] or [own] for m, r in reach.items()}
