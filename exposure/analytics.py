@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from exposure.origins import direct_dependency, origin_table
+from exposure.origins import concentration_table, direct_dependency, origin_table
 from exposure.sensitivity import (
     Resolver,
     licence_dependency,
@@ -26,7 +26,7 @@ from exposure.sensitivity import (
 from exposure.text import usd
 from exposure.why_short import why_short_table
 from models.allocation import AllocationModel, Solution
-from models.data import AllocationData
+from models.data import DEFAULT_LANE, AllocationData
 
 BINDING_TOLERANCE = 1e-6
 
@@ -49,6 +49,9 @@ class Exposure:
     licence_levers: pd.DataFrame | None = None  # value of +1 pp per Licences row as typed
     dependency_by_sector: pd.DataFrame | None = None
     dependency_by_product: pd.DataFrame | None = None
+    lanes: pd.DataFrame | None = None  # per lane and period (design 5)
+    variants: pd.DataFrame | None = None  # units built per product row and variant
+    concentration: pd.DataFrame | None = None  # HHI by origin per material, lane and period
     seconds: float = 0.0  # time to compute every table, re-solves included
     resolves: int = 0  # warm re-solves behind the "value of" figures
 
@@ -64,10 +67,12 @@ def product_table(solution: Solution) -> pd.DataFrame:
     products["lost_value"] = metrics.lost_value(
         products["units"], products["built"], products["value_per_unit"]
     )
+    lane_columns = [c for c in ("market", "lane") if c in products]
     return products[
         [
             "product",
             "sector",
+            *lane_columns,
             "period",
             "units",
             "built",
@@ -104,6 +109,9 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "source",
             "material",
             "period",
+            "lane",
+            "lead",
+            "in_licensing",
             "country",
             "regime",
             "capacity",
@@ -114,6 +122,29 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "unit_cost",
         ]
     ]
+
+
+def lane_table(products: pd.DataFrame, supply: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    """Per lane and period: value demanded and lost [USD], tonnes dispatched into the lane
+    (bought and made) and tonnes dispatched that are still in licensing at the horizon."""
+    lanes = products.assign(lane=products.get("lane", DEFAULT_LANE))
+    table = lanes.groupby(["lane", "period"], sort=False, as_index=False)[
+        ["demand_value", "lost_value"]
+    ].sum()
+    table["value_service_level"] = metrics.share(
+        table["demand_value"] - table["lost_value"], table["demand_value"]
+    )
+    flows = [
+        supply.groupby(["lane", "period"])[["buy", "in_licensing"]].sum(),
+        plants.groupby(["lane", "period"])[["make", "in_licensing"]]
+        .sum()
+        .rename(columns={"in_licensing": "made_in_licensing"}),
+    ]
+    for flow in flows:
+        table = table.join(flow, on=["lane", "period"])
+    table = table.fillna(0.0)
+    table["in_licensing"] += table.pop("made_in_licensing")
+    return table.rename(columns={"buy": "tonnes_bought", "make": "tonnes_made"})
 
 
 def plant_table(solution: Solution) -> pd.DataFrame:
@@ -329,6 +360,7 @@ def compute_exposure(
     materials = material_table(solution, data, values)
     relief = relief_table(solution, data, resolver, licences)
     direct = direct_dependency(solution, data)
+    origins = origin_table(solution, data)
     exposure = Exposure(
         products=products,
         sectors=sector_table(products),
@@ -338,7 +370,10 @@ def compute_exposure(
         binding=binding_summary(relief, soft, list(data.periods), resolver),
         soft=soft,
         kpis=kpis,
-        origins=origin_table(solution, data),
+        origins=origins,
+        lanes=lane_table(products, supply, plants),
+        variants=solution.variants,
+        concentration=concentration_table(origins),
         why_short=why_short_table(solution, data, products, materials, relief),
         licences=licences,
         licence_levers=levers,

@@ -5,10 +5,12 @@ Every expected number is worked out by hand in the test's comment.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
+from exposure.analytics import compute_exposure
 from exposure.tables import to_model_data
 from exposure.workbook.validate import check_workbook, load_valid_workbook
 from models import build_model
@@ -26,15 +28,14 @@ OLD_LP = {
 
 def _workbook(name: str, tmp_path: Path) -> Path:
     if name == "reference":
-        return workbooks.REFERENCE
+        return workbooks.without_new_inputs(workbooks.REFERENCE, tmp_path / "reference.xlsx")
     return workbooks.write(workbooks.tiny(), tmp_path / "tiny.xlsx")
 
 
 @pytest.mark.parametrize(("name", "mode"), sorted(OLD_LP))
 def test_workbook_without_new_columns_builds_the_old_lp(name, mode, tmp_path):
     data = to_model_data(load_valid_workbook(_workbook(name, tmp_path)))
-    if name == "reference" and "end_use" in data.demand and data.demand["lane"].nunique() > 1:
-        pytest.skip("the reference workbook has lanes now")
+    assert data.lanes == ["civil"]
     model = build_model(data, mode)
     solution = model.solve()
     cols, rows, nonzeros, objective, violation = OLD_LP[name, mode]
@@ -335,3 +336,73 @@ def test_new_inputs_are_validated_with_their_cell(changes, expected, tmp_path):
     issues = _issues(workbooks.variant(**changes), tmp_path)
     errors = [i for i in issues if i[0] == "error"]
     assert errors == [expected], issues
+
+
+# --------------------------------------------------------------------------- results
+def test_results_trace_origins_exactly_per_lane_with_concentration(tmp_path):
+    # The refusal workbook above: defence gets AU's 5 t only, civil CN's 3 t only.
+    sheets = workbooks.variant(
+        Sectors=_defence_sectors(),
+        Licences=[
+            ["regime", "material", "period", "approval_rate", "end_use"],
+            ["CN", "DY", None, 0.3, None],
+            ["CN", "DY", None, 0.0, "defence"],
+        ],
+        Supply=[
+            ["source", "material", "period", "capacity", "unit_cost"],
+            ["CNX", "DY", None, 10, 50],
+            ["AUS", "DY", None, 5, 100],
+        ],
+    )
+    data, model, solution = _solve(sheets, tmp_path)
+    exposure = compute_exposure(solution, data, model)
+    origins = exposure.origins.set_index(["lane", "country"])["tonnes"]
+    assert origins.to_dict() == pytest.approx({("defence", "AU"): 5.0, ("civil", "CN"): 3.0})
+    hhi = exposure.concentration.set_index("lane")["hhi"]
+    assert hhi.to_dict() == pytest.approx({"defence": 10_000.0, "civil": 10_000.0})
+    lanes = exposure.lanes.set_index("lane")
+    assert lanes.loc["defence", "lost_value"] == pytest.approx(5000)
+    assert lanes.loc["civil", "tonnes_bought"] == pytest.approx(3)
+    assert set(exposure.supply["lane"]) == {"defence", "civil"}
+    why = exposure.why_short
+    defence = why[why["product"] == "P1"]
+    assert "defence gets no CN DY from CNX" in set(defence["limited_by"])
+    assert "Licences!D3" in set(defence["input_cell"])
+
+
+def _solve_path(path: Path):
+    data = to_model_data(load_valid_workbook(path))
+    model = build_model(data)
+    return data, model, model.solve()
+
+
+def test_lane_licence_values_equal_cold_re_solves(tmp_path):
+    # Defence (approval 0 row) and civil (general 0.3 row) are separate levers; each
+    # +1 pp figure equals a model built and solved from scratch with that row raised.
+    sheets = workbooks.variant(
+        Sectors=_defence_sectors(),
+        Licences=[
+            ["regime", "material", "period", "approval_rate", "end_use"],
+            ["CN", "DY", None, 0.3, None],
+            ["CN", "DY", None, 0.0, "defence"],
+        ],
+        Supply=[
+            ["source", "material", "period", "capacity", "unit_cost"],
+            ["CNX", "DY", None, 10, 50],
+            ["AUS", "DY", None, 5, 100],
+        ],
+    )
+    data, model, solution = _solve(sheets, tmp_path)
+    licences = compute_exposure(solution, data, model).licences
+    assert list(licences["lanes"]) == ["civil", "defence"]
+    for record in licences.itertuples():
+        raised = copy.deepcopy(data)
+        rows = raised.supply["approval_cell"] == record.approval_cell
+        raised.supply.loc[rows, "approval"] += 0.01
+        cold = build_model(raised).solve().objective_value
+        assert record.value_of_1pp == pytest.approx(solution.objective_value - cold, abs=1e-6)
+    # By hand: +0.1 t to civil builds 0.1 more P2 (500 x 0.1 - 50 x 0.1 = 45); to defence
+    # 0.1 t more P1 (1000 x 0.1 - 50 x 0.1 = 95).
+    assert licences.set_index("lanes")["value_of_1pp"].to_dict() == pytest.approx(
+        {"civil": 45.0, "defence": 95.0}
+    )
