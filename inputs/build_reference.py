@@ -460,6 +460,26 @@ RECIPES = [
     ("ROW-SMCO", "SM_OX", SM_PER_T),  # cobalt not modelled (not constrained here)
 ]
 
+# Lanes (DESIGN 3a): MOFCOM refuses military end users in principle [S14], so the
+# defence lane gets no Chinese NdFeB licence; US rules (DFARS 252.225-7052) bar Chinese
+# SmCo magnets from US defence systems.
+LICENCES_COLUMNS = (*LICENCES_COLUMNS, "end_use")
+LICENCES = [(*row, None) for row in LICENCES] + [
+    (
+        REGIME,
+        "NDFEB",
+        None,
+        asm(0.0, "military end users refused in principle [S14]"),
+        None,
+        None,
+        "defence",
+    ),
+]
+RESTRICTIONS_COLUMNS = ("material", "origin", "end_use", "note")
+RESTRICTIONS = [
+    ("SMCO", "CN", "defence", "DFARS 252.225-7052: no Chinese SmCo magnets in US defence systems"),
+]
+
 SECTORS_COLUMNS = ("sector", "name", "min_service", "weight")
 SECTORS = [
     ("EV", "Electric vehicles (traction motors)", None, None),
@@ -474,6 +494,8 @@ SECTORS = [
     ),
     ("INDUSTRY", "Industrial motors, elevators, e-bikes", None, None),
 ]
+SECTORS_COLUMNS = (*SECTORS_COLUMNS, "end_use")
+SECTORS = [(*row, "defence" if row[0] == "DEFENCE" else None) for row in SECTORS]
 
 NO_PRICE = "no sourced unit value in reference data (section 11 gap)"
 DEMAND_COLUMNS = ("sector", "product", "period", "units", "value_per_unit")
@@ -693,7 +715,7 @@ TABLES = [
     Table("Periods", PERIODS_COLUMNS, ("period",), PERIODS),
     Table("Materials", MATERIALS_COLUMNS, ("material",), MATERIALS),
     Table("Regimes", REGIMES_COLUMNS, ("regime",), REGIMES),
-    Table("Licences", LICENCES_COLUMNS, ("regime", "material", "period"), LICENCES),
+    Table("Licences", LICENCES_COLUMNS, ("regime", "material", "period", "end_use"), LICENCES),
     Table("Sources", SOURCES_COLUMNS, ("source",), SOURCES),
     Table("Supply", SUPPLY_COLUMNS, ("source", "material", "period"), SUPPLY),
     Table("Plants", PLANTS_COLUMNS, ("plant",), PLANTS),
@@ -701,6 +723,7 @@ TABLES = [
     Table("Sectors", SECTORS_COLUMNS, ("sector",), SECTORS),
     Table("Demand", DEMAND_COLUMNS, ("sector", "product", "period"), DEMAND),
     Table("Intensity", INTENSITY_COLUMNS, ("product", "material"), INTENSITY),
+    Table("Restrictions", RESTRICTIONS_COLUMNS, ("material", "origin", "end_use"), RESTRICTIONS),
     Table("Scenarios", SCENARIOS_COLUMNS, ("scenario",), SCENARIOS),
 ]
 

@@ -370,6 +370,17 @@ def test_results_trace_origins_exactly_per_lane_with_concentration(tmp_path):
     assert "Licences!D3" in set(defence["input_cell"])
 
 
+def test_the_reference_workbook_has_a_refused_defence_lane_and_a_restriction(tmp_path):
+    data, _, solution = _solve_path(workbooks.REFERENCE)
+    assert "defence" in data.lanes
+    ndfeb = data.supply[(data.supply["material"] == "NDFEB") & (data.supply["lane"] == "defence")]
+    chinese = ndfeb[ndfeb["country"] == "CN"]
+    assert not chinese.empty and (chinese["approval"] == 0).all()
+    smco = data.supply[(data.supply["material"] == "SMCO") & (data.supply["lane"] == "defence")]
+    assert smco.loc[smco["country"] == "CN", "restriction_cell"].notna().all()
+    assert solution.status.ok
+
+
 def _solve_path(path: Path):
     data = to_model_data(load_valid_workbook(path))
     model = build_model(data)
