@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from exposure.analytics import compute_exposure
+from exposure.scenarios import Engine, apply_edits, run_whatif, scenario_edits
 from exposure.tables import to_model_data
 from exposure.workbook.validate import check_workbook, load_valid_workbook
 from models import build_model
@@ -417,3 +418,43 @@ def test_lane_licence_values_equal_cold_re_solves(tmp_path):
     assert licences.set_index("lanes")["value_of_1pp"].to_dict() == pytest.approx(
         {"civil": 45.0, "defence": 95.0}
     )
+
+
+# ------------------------------------------------------------------------ what-if
+def test_scenarios_match_the_new_columns_and_re_solve_warm(tmp_path):
+    # The defence workbook; scenarios open defence (match on end_use), lengthen the lead
+    # within its lag pattern, and lift AU capacity. None needs a rebuild; each equals a
+    # cold solve.
+    sheets = workbooks.variant(
+        Periods=[["period"], ["t1"], ["t2"]],
+        Sectors=_defence_sectors(),
+        Licences=[
+            ["regime", "material", "period", "approval_rate", "end_use", "lead_periods"],
+            ["CN", "DY", None, 0.3, None, 0.25],
+            ["CN", "DY", None, 0.0, "defence", None],
+        ],
+        Supply=[
+            ["source", "material", "period", "capacity", "unit_cost"],
+            ["CNX", "DY", None, 10, 50],
+            ["AUS", "DY", None, 5, 100],
+        ],
+        Scenarios=[
+            ["scenario", "sheet", "column", "match", "operation", "value", "note"],
+            ["OPEN", "Licences", "approval_rate", "end_use=defence", "set", 0.2, None],
+            ["SLOW", "Licences", "lead_periods", "regime=CN; lead_periods=0.25", "set", 0.75, None],
+            ["MORE_AU", "Supply", "capacity", "source=AUS", "scale", 2, None],
+        ],
+    )
+    book = load_valid_workbook(workbooks.write(sheets, tmp_path / "s.xlsx"))
+    result = run_whatif(book)
+    assert result.rebuilds == 0
+    engine = Engine(book, "priority")
+    for name, rows in scenario_edits(book).items():
+        changed, _ = apply_edits(book, rows)
+        data = to_model_data(changed)
+        warm = engine.solve(data)
+        cold = build_model(data).solve()
+        assert warm.objective_value == pytest.approx(cold.objective_value, rel=1e-9), name
+    lost = result.comparison.set_index("kpi").loc["lost_value"]
+    # OPEN: defence also gets 2 t of Chinese DY, so less value is lost.
+    assert lost["OPEN"] < lost["base"]
