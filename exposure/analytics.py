@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from exposure.origins import direct_dependency, origin_table
+from exposure.origins import concentration_table, direct_dependency, origin_table
 from exposure.sensitivity import (
     Resolver,
     licence_dependency,
@@ -26,7 +26,7 @@ from exposure.sensitivity import (
 from exposure.text import usd
 from exposure.why_short import why_short_table
 from models.allocation import AllocationModel, Solution
-from models.data import AllocationData
+from models.data import DEFAULT_LANE, AllocationData
 
 BINDING_TOLERANCE = 1e-6
 
@@ -49,6 +49,9 @@ class Exposure:
     licence_levers: pd.DataFrame | None = None  # value of +1 pp per Licences row as typed
     dependency_by_sector: pd.DataFrame | None = None
     dependency_by_product: pd.DataFrame | None = None
+    lanes: pd.DataFrame | None = None  # per lane and period (design 5)
+    variants: pd.DataFrame | None = None  # units built per product row and variant
+    concentration: pd.DataFrame | None = None  # HHI by origin per material, lane and period
     seconds: float = 0.0  # time to compute every table, re-solves included
     resolves: int = 0  # warm re-solves behind the "value of" figures
 
@@ -64,10 +67,12 @@ def product_table(solution: Solution) -> pd.DataFrame:
     products["lost_value"] = metrics.lost_value(
         products["units"], products["built"], products["value_per_unit"]
     )
+    lane_columns = [c for c in ("market", "lane") if c in products]
     return products[
         [
             "product",
             "sector",
+            *lane_columns,
             "period",
             "units",
             "built",
@@ -104,6 +109,9 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "source",
             "material",
             "period",
+            "lane",
+            "lead",
+            "in_licensing",
             "country",
             "regime",
             "capacity",
@@ -114,6 +122,29 @@ def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
             "unit_cost",
         ]
     ]
+
+
+def lane_table(products: pd.DataFrame, supply: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    """Per lane and period: value demanded and lost [USD], tonnes dispatched into the lane
+    (bought and made) and tonnes dispatched that are still in licensing at the horizon."""
+    lanes = products.assign(lane=products.get("lane", DEFAULT_LANE))
+    table = lanes.groupby(["lane", "period"], sort=False, as_index=False)[
+        ["demand_value", "lost_value"]
+    ].sum()
+    table["value_service_level"] = metrics.share(
+        table["demand_value"] - table["lost_value"], table["demand_value"]
+    )
+    flows = [
+        supply.groupby(["lane", "period"])[["buy", "in_licensing"]].sum(),
+        plants.groupby(["lane", "period"])[["make", "in_licensing"]]
+        .sum()
+        .rename(columns={"in_licensing": "made_in_licensing"}),
+    ]
+    for flow in flows:
+        table = table.join(flow, on=["lane", "period"])
+    table = table.fillna(0.0)
+    table["in_licensing"] += table.pop("made_in_licensing")
+    return table.rename(columns={"buy": "tonnes_bought", "make": "tonnes_made"})
 
 
 def plant_table(solution: Solution) -> pd.DataFrame:
@@ -130,26 +161,9 @@ def material_table(
     `values` (from `sensitivity.material_values`) holds re-solved values; without
     it the column says "not computed" and the value is blank.
     """
-    keys = ["material", "period"]
+    keys = ["material", "period", "lane"]
+    # The model reads each pool's flows off its balance row (leads and variants included).
     materials = solution.materials.copy()
-    supplied = solution.supply.groupby(keys)["buy"].sum().rename("supplied")
-    made = solution.plants.rename(columns={"output": "material"}).groupby(keys)["make"].sum()
-    recipe_use = data.recipes.merge(solution.plants[["plant", "period", "make"]], on="plant")
-    recipe_use["used"] = recipe_use["t_per_t"] * recipe_use["make"]
-    used_by_plants = recipe_use.rename(columns={"input": "material"}).groupby(keys)["used"].sum()
-    product_use = metrics.material_use(
-        data.intensity, solution.products[["product", "period", "built"]]
-    )
-    used_by_products = product_use.groupby(keys)["tonnes"].sum()
-
-    materials = materials.join(supplied, on=keys).join(made.rename("made"), on=keys)
-    materials = materials.join(used_by_plants.rename("used_by_plants"), on=keys)
-    materials = materials.join(used_by_products.rename("used_by_products"), on=keys)
-    for column in ("supplied", "made", "used_by_plants", "used_by_products"):
-        materials[column] = materials[column].fillna(0.0)
-    initial = data.materials.set_index("material")["initial_stock"]
-    opening = materials.groupby("material")["stock"].shift(1)
-    materials["opening_stock"] = opening.fillna(materials["material"].map(initial))
     if values is None:
         materials["value_of_1t"] = np.nan
         materials["penalty_change_1t"] = np.nan
@@ -170,6 +184,7 @@ def material_table(
         [
             "material",
             "period",
+            "lane",
             "opening_stock",
             "supplied",
             "made",
@@ -345,6 +360,7 @@ def compute_exposure(
     materials = material_table(solution, data, values)
     relief = relief_table(solution, data, resolver, licences)
     direct = direct_dependency(solution, data)
+    origins = origin_table(solution, data)
     exposure = Exposure(
         products=products,
         sectors=sector_table(products),
@@ -354,7 +370,10 @@ def compute_exposure(
         binding=binding_summary(relief, soft, list(data.periods), resolver),
         soft=soft,
         kpis=kpis,
-        origins=origin_table(solution, data),
+        origins=origins,
+        lanes=lane_table(products, supply, plants),
+        variants=solution.variants,
+        concentration=concentration_table(origins),
         why_short=why_short_table(solution, data, products, materials, relief),
         licences=licences,
         licence_levers=levers,

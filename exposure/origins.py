@@ -9,13 +9,14 @@ previous pool's mix), purchases (country of the source) and plant output
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import pandas as pd
 
 from exposure import metrics
 from models.allocation import Solution
-from models.data import AllocationData
+from models.data import DEFAULT_LANE, STANDARD, AllocationData
 
 INITIAL_STOCK = "initial stock"
 Mix = dict[tuple[str, str], float]  # (material, country) -> t per t of the pool
@@ -55,58 +56,121 @@ def _countries(frame: pd.DataFrame, id_column: str) -> list[str]:
     ]
 
 
+def _arrivals(period: str, lead: float, periods: list[str]) -> list[tuple[str, float]]:
+    """(arrival period, share) of a dispatch in `period` with `lead` (design 3a)."""
+    whole = math.floor(lead)
+    fraction = lead - whole
+    start = periods.index(period) + whole
+    shares = ((start, 1.0 - fraction), (start + 1, fraction))
+    return [(periods[i], share) for i, share in shares if share > 0 and i < len(periods)]
+
+
+def product_use(solution: Solution, data: AllocationData) -> pd.DataFrame:
+    """Tonnes of each material used per product row, over the bills of its variants.
+
+    Columns: product, period, (market,) lane, material, tonnes, sector, value_per_unit.
+    """
+    products = solution.products
+    keys = ["product", "period", *(c for c in ("market",) if c in products)]
+    if solution.variants is not None:
+        by_variant = solution.variants
+    else:
+        by_variant = products.assign(variant=STANDARD)
+    lane = ["lane"] if "lane" in by_variant else []
+    intensity = data.intensity[["product", "material", "variant", "kg_per_unit"]]
+    use = by_variant[[*keys, *lane, "variant", "built"]].merge(intensity, on=["product", "variant"])
+    use["tonnes"] = use["kg_per_unit"] / 1000.0 * use["built"]
+    if not lane:
+        use["lane"] = DEFAULT_LANE
+    grouped = use.groupby([*keys, "lane", "material"], as_index=False)["tonnes"].sum()
+    context = products[[*keys, "sector", "value_per_unit"]].drop_duplicates(keys)
+    return grouped.merge(context, on=keys, how="left")
+
+
 def pool_mixes(
     solution: Solution,
     data: AllocationData,
     supply_origins: list[str] | None = None,
     plant_origins: list[str] | None = None,
-) -> dict[tuple[str, str], Mix]:
-    """For each (material, period): tonnes of (material, origin) per tonne of its pool.
+) -> dict[tuple[str, str, str], Mix]:
+    """For each pool (material, period, lane): t of (material, origin) per t of the pool.
 
-    The origin of a supply or plant row is its country unless `supply_origins` and
-    `plant_origins` give another tag per row (e.g. the regime that licensed it).
+    Exact between lanes: material never changes lane. The origin of a supply or plant
+    row is its country unless `supply_origins` and `plant_origins` give another tag per
+    row (e.g. the regime that licensed it). Dispatches count where they arrive (leads).
     """
     order = _material_order(data)
+    periods = list(data.periods)
     if supply_origins is None:
         supply_origins = _countries(data.supply, "source")
     if plant_origins is None:
         plant_origins = _countries(data.plants, "plant")
-    supply = solution.supply.assign(country=supply_origins)
-    bought = supply.groupby(["material", "period", "country"])["buy"].sum()
-    plants = solution.plants.assign(country=plant_origins)
+    bought: dict[tuple[str, str, str], Mix] = defaultdict(lambda: defaultdict(float))
+    supply = solution.supply
+    for m, t, lane, lead, tonnes, origin in zip(
+        supply["material"],
+        supply["period"],
+        supply["lane"],
+        supply["lead"],
+        supply["buy"],
+        supply_origins,
+        strict=True,
+    ):
+        if tonnes > 0:
+            for arrival, share in _arrivals(t, lead, periods):
+                bought[m, arrival, lane][m, origin] += tonnes * share
+    made: dict[tuple[str, str, str], list[tuple[str, str, float, str]]] = defaultdict(list)
+    plants = solution.plants
+    for plant, m, t, lane, lead, tonnes, origin in zip(
+        plants["plant"],
+        plants["output"],
+        plants["period"],
+        plants["lane"],
+        plants["lead"],
+        plants["make"],
+        plant_origins,
+        strict=True,
+    ):
+        if tonnes > 0:
+            for arrival, share in _arrivals(t, lead, periods):
+                made[m, arrival, lane].append((plant, t, tonnes * share, origin))
     recipes = data.recipes.groupby("plant")
-    initial = data.materials.set_index("material")["initial_stock"]
-    stocks = solution.materials.set_index(["material", "period"])["stock"]
+    materials = solution.materials
+    stocks = materials.set_index(["material", "period", "lane"])["stock"].to_dict()
+    openings = materials.set_index(["material", "period", "lane"])["opening_stock"].to_dict()
+    lanes_of: dict[str, list[str]] = defaultdict(list)
+    for m, lane in dict.fromkeys(zip(materials["material"], materials["lane"], strict=True)):
+        lanes_of[m].append(lane)
 
-    mixes: dict[tuple[str, str], Mix] = {}
-    previous: dict[str, tuple[float, Mix]] = {
-        m: (float(initial[m]), {(m, INITIAL_STOCK): 1.0}) for m in order
-    }
-    for period in data.periods:
-        made_here = plants[plants["period"] == period]
+    mixes: dict[tuple[str, str, str], Mix] = {}
+    for position, period in enumerate(periods):
         for material in order:
-            opening, opening_mix = previous[material]
-            amounts: Mix = defaultdict(float)
-            for key, share in opening_mix.items():
-                amounts[key] += opening * share
-            total = opening
-            if (material, period) in bought.index.droplevel(2):
-                for country, tonnes in bought.loc[(material, period)].items():
-                    amounts[material, country] += tonnes
+            for lane in lanes_of[material]:
+                amounts: Mix = defaultdict(float)
+                if position == 0:
+                    opening = float(openings.get((material, period, lane), 0.0))
+                    opening_mix: Mix = {(material, INITIAL_STOCK): 1.0}
+                else:
+                    before = (material, periods[position - 1], lane)
+                    opening, opening_mix = float(stocks.get(before, 0.0)), mixes[before]
+                for key, share in opening_mix.items():
+                    amounts[key] += opening * share
+                total = opening
+                for key, tonnes in bought.get((material, period, lane), {}).items():
+                    amounts[key] += tonnes
                     total += tonnes
-            for record in made_here[made_here["output"] == material].itertuples():
-                if record.make <= 0:
-                    continue
-                amounts[material, record.country] += record.make
-                total += record.make
-                if record.plant in recipes.groups:
-                    for recipe in recipes.get_group(record.plant).itertuples():
-                        content = record.make * recipe.t_per_t
-                        for key, share in mixes.get((recipe.input, period), {}).items():
-                            amounts[key] += content * share
-            mix = {k: v / total for k, v in amounts.items() if total > 0 and v > 0}
-            mixes[material, period] = mix
-            previous[material] = (float(stocks.get((material, period), 0.0)), mix)
+                for plant, dispatched, tonnes, origin in made.get((material, period, lane), []):
+                    amounts[material, origin] += tonnes
+                    total += tonnes
+                    if plant in recipes.groups:
+                        for recipe in recipes.get_group(plant).itertuples():
+                            content = tonnes * recipe.t_per_t
+                            source_pool = (recipe.input, dispatched, lane)
+                            for key, share in mixes.get(source_pool, {}).items():
+                                amounts[key] += content * share
+                mixes[material, period, lane] = {
+                    k: v / total for k, v in amounts.items() if total > 0 and v > 0
+                }
     return mixes
 
 
@@ -134,11 +198,11 @@ def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:
     """
     mixes = pool_mixes(solution, data, _licence_tags(data.supply), _licence_tags(data.plants))
     built = solution.products[["product", "sector", "period", "built", "value_per_unit"]]
-    use = metrics.material_use(data.intensity, built)
+    use = product_use(solution, data)
     use = use[use["tonnes"] > 0]
     rows = []
     for record in use.itertuples():
-        mix = mixes.get((record.material, record.period), {})
+        mix = mixes.get((record.material, record.period, record.lane), {})
         for (content, tag), share in mix.items():
             if content == record.material and tag != UNLICENSED:
                 rows.append(
@@ -180,19 +244,50 @@ def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:
 
 
 def origin_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
-    """Rows (sector, period, via material, material, country, tonnes) reaching each sector."""
+    """Rows (lane, sector, period, via material, material, country, tonnes) reaching sectors.
+
+    Exact between lanes; within a lane's pool, in proportion (design 6).
+    """
     mixes = pool_mixes(solution, data)
-    use = data.intensity.merge(solution.products[["product", "sector", "period", "built"]])
-    use["tonnes"] = use["kg_per_unit"] / 1000 * use["built"]
-    totals: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
+    use = product_use(solution, data)
+    totals: dict[tuple[str, str, str, str, str, str], float] = defaultdict(float)
     for record in use[use["tonnes"] > 0].itertuples():
-        for (content, country), share in mixes.get((record.material, record.period), {}).items():
-            key = (record.sector, record.period, record.material, content, country)
+        pool = (record.material, record.period, record.lane)
+        for (content, country), share in mixes.get(pool, {}).items():
+            key = (record.lane, record.sector, record.period, record.material, content, country)
             totals[key] += record.tonnes * share
-    frame = pd.DataFrame(
-        [(*k, v) for k, v in totals.items()],
-        columns=["sector", "period", "via", "material", "country", "tonnes"],
-    )
+    columns = ["lane", "sector", "period", "via", "material", "country", "tonnes"]
+    frame = pd.DataFrame([(*k, v) for k, v in totals.items()], columns=columns)
     return frame.sort_values(
-        ["sector", "period", "via", "material", "tonnes"], ascending=[True, True, True, True, False]
+        ["lane", "sector", "period", "via", "material", "tonnes"],
+        ascending=[True, True, True, True, True, False],
     ).reset_index(drop=True)
+
+
+def concentration_table(origins: pd.DataFrame) -> pd.DataFrame:
+    """Herfindahl-Hirschman index (0-10,000) of each material's origins, per lane and period.
+
+    Counts the tonnes of each material reaching the lane's products, wherever they were
+    made into something else (the `material` column of `origin_table`).
+    """
+    columns = ["lane", "period", "material", "tonnes", "hhi", "top_origin", "top_share"]
+    if origins.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    by = origins.groupby(["lane", "period", "material", "country"])["tonnes"].sum()
+    for (lane, period, material), group in by.groupby(level=[0, 1, 2]):
+        tonnes = group.droplevel([0, 1, 2])
+        total = float(tonnes.sum())
+        top = tonnes.idxmax()
+        rows.append(
+            (
+                lane,
+                period,
+                material,
+                total,
+                metrics.herfindahl(tonnes),
+                top,
+                float(tonnes.max()) / total if total > 0 else float("nan"),
+            )
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -207,8 +207,14 @@ def result_sheets(
     ]
     if exposure.licences is not None:
         sheets.append(SheetData("Licences", exposure.licences))
+    if exposure.lanes is not None:
+        sheets.append(SheetData("Lanes", exposure.lanes))
+    if exposure.variants is not None and (exposure.variants["variant"] != "standard").any():
+        sheets.append(SheetData("Variants", exposure.variants))
     if exposure.origins is not None:
         sheets.append(SheetData("Origins", exposure.origins))
+    if exposure.concentration is not None:
+        sheets.append(SheetData("Concentration", exposure.concentration))
     sheets += [
         SheetData("Binding", exposure.binding),
         SheetData("Warnings", warnings_table(exposure, issues)),

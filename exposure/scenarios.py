@@ -414,22 +414,20 @@ class LicenceMap:
     plant_approval: np.ndarray
     supply_licence_row: np.ndarray  # Licences sheet row per supply row (-1: uncontrolled)
     plant_licence_row: np.ndarray
-    supply_key: list[tuple[str, str, str] | None]  # (regime, material, period) or None
-    plant_key: list[tuple[str, str, str] | None]
+    # (Licences row, period) of each supply and plant row, or None: with lanes one
+    # regime, material and period may have several rows (one per end use and market).
+    supply_key: list[tuple[int, str] | None]
+    plant_key: list[tuple[int, str] | None]
 
     @classmethod
     def of(cls, data: AllocationData) -> LicenceMap:
-        def keys(frame: pd.DataFrame, material: str) -> list[tuple[str, str, str] | None]:
+        def keys(frame: pd.DataFrame) -> list[tuple[int, str] | None]:
             if "licence_row" not in frame:
                 return [None] * len(frame)
             return [
-                (r, m, t) if isinstance(r, str) and not pd.isna(lr) else None
-                for r, m, t, lr in zip(
-                    frame["regime"],
-                    frame[material],
-                    frame["period"],
-                    frame["licence_row"],
-                    strict=True,
+                (int(lr), t) if isinstance(r, str) and not pd.isna(lr) else None
+                for r, t, lr in zip(
+                    frame["regime"], frame["period"], frame["licence_row"], strict=True
                 )
             ]
 
@@ -445,8 +443,8 @@ class LicenceMap:
             plant_approval=data.plants["approval"].to_numpy(float),
             supply_licence_row=rows(data.supply),
             plant_licence_row=rows(data.plants),
-            supply_key=keys(data.supply, "material"),
-            plant_key=keys(data.plants, "output"),
+            supply_key=keys(data.supply),
+            plant_key=keys(data.plants),
         )
 
     def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -458,9 +456,9 @@ class LicenceMap:
         return self.supply_capacity * supply, self.plant_capacity * plants
 
     def limits_for_rates(
-        self, rates: dict[tuple[str, str, str], float]
+        self, rates: dict[tuple[int, str], float]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Licensed capacities with approval rates per (regime, material, period)."""
+        """Licensed capacities with approval rates per (Licences row, period)."""
         supply = np.array(
             [
                 rates.get(k, a) if k else a
@@ -749,7 +747,7 @@ def stress_uniforms(
 
 def stress_rates(
     book: RawWorkbook, draws: int, seed: int
-) -> tuple[list[dict[tuple[str, str, str], float]], pd.DataFrame]:
+) -> tuple[list[dict[tuple[int, str], float]], pd.DataFrame]:
     """Approval rates per draw: one uniform draw per regime and period, shared by its materials.
 
     Each licence's rate is its triangular quantile (approval_low, approval_rate,
@@ -760,15 +758,17 @@ def stress_rates(
     licences = approval_lookup(book, periods)
     groups = sorted({(r, t) for r, t in zip(licences["regime"], licences["period"], strict=True)})
     uniforms = stress_uniforms(groups, periods, regime_persistence(book), draws, seed)
-    per_draw: list[dict[tuple[str, str, str], float]] = [{} for _ in range(draws)]
+    per_draw: list[dict[tuple[int, str], float]] = [{} for _ in range(draws)]
     columns = {}
     for record in licences.itertuples():
         mode = float(record.approval_rate)
         low = _or_default(record.approval_low, mode)
         high = _or_default(record.approval_high, mode)
         rates = triangular_quantile(uniforms[record.regime, record.period], low, mode, high)
-        key = (record.regime, record.material, record.period)
-        columns[f"{record.regime} {record.material} {record.period}"] = rates
+        key = (int(record.licence_row), record.period)
+        lane = " ".join(str(v) for v in (record.end_use, record.market) if v is not None)
+        name = f"{record.regime} {record.material} {lane} {record.period}".replace("  ", " ")
+        columns[name] = rates
         for i in range(draws):
             per_draw[i][key] = float(rates[i])
     return per_draw, pd.DataFrame(columns, index=pd.RangeIndex(draws))

@@ -56,6 +56,7 @@ LICENCE_COLUMNS = [
     "regime",
     "material",
     "period",
+    "lanes",
     "approval_rate",
     "capacity",
     "licensed_t",
@@ -297,6 +298,7 @@ def licensed_rows(data: AllocationData) -> pd.DataFrame:
     """
     frames = []
     tables = (("supply", data.supply, "material"), ("plant", data.plants, "output"))
+    names = {"supply": "source", "plant": "plant"}
     for kind, table, material in tables:
         if table.empty or "licence_row" not in table:
             continue
@@ -313,6 +315,8 @@ def licensed_rows(data: AllocationData) -> pd.DataFrame:
                     "capacity": rows["capacity"].to_numpy(float),
                     "approval": rows["approval"].to_numpy(float),
                     "licence_row": rows["licence_row"].to_numpy(),
+                    "lane": rows.get("lane", pd.Series("", index=rows.index)).to_numpy(),
+                    "name": rows[names[kind]].to_numpy(),
                     "approval_cell": rows.get(
                         "approval_cell", pd.Series(None, index=rows.index)
                     ).to_numpy(),
@@ -330,6 +334,8 @@ def licensed_rows(data: AllocationData) -> pd.DataFrame:
                 "capacity",
                 "approval",
                 "licence_row",
+                "lane",
+                "name",
                 "approval_cell",
             ]
         )
@@ -572,10 +578,12 @@ def licence_table(
     licensed["licensed_t"] = licensed["capacity"] * licensed["approval"]
     order = {p: i for i, p in enumerate(data.periods)}
     rows = []
-    keys = ["regime", "material", "period"]
+    # One row per Licences row and period: with lanes a regime-material-period may have a
+    # row per end use and market, each its own lever.
+    keys = ["regime", "material", "period", "licence_row"]
     groups = licensed.groupby(keys, sort=False)
-    for (regime, material, period), group in sorted(
-        groups, key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 0))
+    for (regime, material, period, _), group in sorted(
+        groups, key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 0), item[0][3])
     ):
         change = resolver.raise_approval(*_positions(group))
         rows.append(
@@ -583,8 +591,10 @@ def licence_table(
                 "regime": regime,
                 "material": material,
                 "period": period,
+                "lanes": ", ".join(dict.fromkeys(group["lane"])),
                 "approval_rate": float(group["approval"].iloc[0]),
-                "capacity": float(group["capacity"].sum()),
+                # Lanes share a source's capacity: count it once.
+                "capacity": float(group.drop_duplicates(["kind", "name"])["capacity"].sum()),
                 "licensed_t": float(group["licensed_t"].sum()),
                 "used_t": float(group["used_t"].sum()),
                 "value_of_1pp": change.value,
@@ -646,12 +656,12 @@ def licence_levers(model: AllocationModel, base: Solution, resolver: Resolver) -
 def material_values(model: AllocationModel, resolver: Resolver) -> pd.DataFrame:
     """Per material and period: value of one more tonne [USD] and the fall in penalty."""
     rows = []
-    for position, (material, period) in enumerate(model.structure.stock_keys):
+    for position, (material, period, lane) in enumerate(model.structure.stock_keys):
         change = resolver.add_tonne(position)
-        rows.append((material, period, change.value, change.penalty_change, change.method))
+        rows.append((material, period, lane, change.value, change.penalty_change, change.method))
     return pd.DataFrame(
         rows,
-        columns=["material", "period", "value_of_1t", "penalty_change_1t", "value_method"],
+        columns=["material", "period", "lane", "value_of_1t", "penalty_change_1t", "value_method"],
     )
 
 

@@ -8,12 +8,23 @@ came from (`*_row` columns) so that results can point back at input cells.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from exposure.workbook.checks import DEFAULT_PERIOD
 from exposure.workbook.reader import ROW, RawWorkbook
-from models.data import AllocationData
+from models.data import (
+    ANY_MARKET,
+    DEFAULT_END_USE,
+    DEFAULT_LANE,
+    OWN_LANE,
+    STANDARD,
+    AllocationData,
+    lane_name,
+    pool_lanes,
+)
 
 
 def periods_of(book: RawWorkbook) -> list[str]:
@@ -42,32 +53,152 @@ LICENCE_COLUMNS = [
     "regime",
     "material",
     "period",
+    "end_use",
+    "market",
     "approval_rate",
     "approval_low",
     "approval_high",
+    "lead_periods",
     "licence_row",
 ]
 
 
 def approval_lookup(book: RawWorkbook, periods: list[str]) -> pd.DataFrame:
-    """Approval rate (and range) per regime, material and period, with its Licences row."""
+    """Approval rate (and range, lead) per Licences row and each period it speaks for.
+
+    A row with a period overrides, for that period, the row of the same regime,
+    material, end use and market without one.
+    """
     licences = book.frame("Licences")
     if licences.empty:
         return pd.DataFrame(columns=LICENCE_COLUMNS)
-    expanded = expand_periods(licences, ["regime", "material"], periods)
+    expanded = expand_periods(licences, ["regime", "material", "end_use", "market"], periods)
     return expanded.rename(columns={ROW: "licence_row"})[LICENCE_COLUMNS]
 
 
-def _with_approval(
-    frame: pd.DataFrame, material_column: str, licences: pd.DataFrame
+# A lane as Licences and Restrictions rows see it: (end_use, market). The pool of a
+# material that reaches no lane sees only rows with both cells blank (design 4).
+LaneKey = tuple[str | None, str | None]
+
+
+def lane_keys(demand: pd.DataFrame) -> dict[str, LaneKey]:
+    """(end_use, market) of every lane of `demand`, and of the lane of its own."""
+    keys: dict[str, LaneKey] = {
+        lane: (u, d)
+        for lane, u, d in zip(demand["lane"], demand["end_use"], demand["market"], strict=True)
+    }
+    keys.setdefault(DEFAULT_LANE, (DEFAULT_END_USE, ANY_MARKET))
+    keys[OWN_LANE] = (None, None)
+    return keys
+
+
+def _matches(cell: str | None, value: str | None) -> bool:
+    """A blank Licences/Restrictions cell matches every lane; a named one only its own."""
+    return cell is None or cell == value
+
+
+def licence_index(book: RawWorkbook, periods: list[str]) -> dict[tuple[str, str], list[dict]]:
+    """Licences rows by (regime, material), one record per period each speaks for."""
+    index: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for record in book.frame("Licences").to_dict("records"):
+        named = record["period"] is not None
+        for period in [record["period"]] if named else periods:
+            index[record["regime"], record["material"]].append(
+                dict(record, period=period, named_period=named)
+            )
+    return index
+
+
+def licence_candidates(
+    licences: dict[tuple[str, str], list[dict]],
+    regime: str,
+    material: str,
+    period: str,
+    lane: LaneKey,
+) -> list[tuple[tuple[int, int], dict]]:
+    """Licences rows that may apply to `lane`, best first, with their scores (design 3a).
+
+    The score is (how many of end_use and market the row names, whether it names the
+    period); the first row wins, and two rows of the best score are an input error.
+    """
+    end_use, market = lane
+    found = []
+    for record in licences.get((regime, material), []):
+        if record["period"] != period:
+            continue
+        if not (_matches(record["end_use"], end_use) and _matches(record["market"], market)):
+            continue
+        named = int(record["end_use"] is not None) + int(record["market"] is not None)
+        found.append(((named, int(record["named_period"])), record))
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    return found
+
+
+def restriction_for(
+    restrictions: list[dict],
+    material: str,
+    origin: str,
+    period: str,
+    lane: LaneKey,
+    order: dict[str, int],
+) -> dict | None:
+    """The first Restrictions row forbidding `origin`'s `material` in `lane` and `period`."""
+    end_use, market = lane
+    for record in restrictions:
+        if record["material"] != material or record["origin"] != origin:
+            continue
+        if not (_matches(record["end_use"], end_use) and _matches(record["market"], market)):
+            continue
+        first = order.get(record["from_period"], 0)
+        last = order.get(record["to_period"], len(order) - 1)
+        if first <= order[period] <= last:
+            return record
+    return None
+
+
+PER_LANE_COLUMNS = ["lane", "approval", "lead", "licence_row", "restriction_row"]
+
+
+def _per_lane(
+    frame: pd.DataFrame,
+    material_column: str,
+    pools: dict[str, list[str]],
+    keys: dict[str, LaneKey],
+    licences: dict[tuple[str, str], list[dict]],
+    restrictions: list[dict],
+    order: dict[str, int],
 ) -> pd.DataFrame:
-    merged = frame.merge(
-        licences.rename(columns={"material": material_column}),
-        on=["regime", material_column, "period"],
-        how="left",
-    )
-    merged["approval"] = merged["approval_rate"].astype(float).fillna(1.0)
-    return merged.drop(columns=["approval_rate"])
+    """One row per row of `frame` and lane its material reaches, with that lane's licence.
+
+    A restricted row gets approval 0 and no licence row, so that no approval lever moves it.
+    """
+    rows = []
+    for record in frame.to_dict("records"):
+        material, period = record[material_column], record["period"]
+        for lane in pools.get(material, [DEFAULT_LANE]):
+            row = dict(record, lane=lane, approval=1.0, lead=0.0)
+            row.update(licence_row=None, restriction_row=None)
+            regime = record.get("regime")
+            if regime is not None:
+                candidates = licence_candidates(licences, regime, material, period, keys[lane])
+                if candidates:
+                    best = candidates[0][1]
+                    row.update(
+                        approval=best["approval_rate"],
+                        lead=best["lead_periods"] or 0.0,
+                        licence_row=best[ROW],
+                    )
+            banned = restriction_for(
+                restrictions, material, record["country"], period, keys[lane], order
+            )
+            if banned is not None:
+                row.update(approval=0.0, licence_row=None, restriction_row=banned[ROW])
+            rows.append(row)
+    columns = list(dict.fromkeys([*frame.columns, *PER_LANE_COLUMNS]))
+    result = pd.DataFrame(rows, columns=columns)
+    for column in ("licence_row", "restriction_row"):
+        result[column] = pd.to_numeric(result[column]).astype(float)
+    return result
 
 
 def cell_refs(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> list[str | None]:
@@ -82,39 +213,58 @@ def cell_refs(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> li
 def to_model_data(book: RawWorkbook) -> AllocationData:
     """The AllocationData of a workbook that passed validation."""
     periods = periods_of(book)
-    licences = approval_lookup(book, periods)
+    order = {p: i for i, p in enumerate(periods)}
 
     materials = book.frame("Materials").rename(columns={ROW: "material_row"})
+
+    sectors = book.frame("Sectors")[["sector", "min_service", "weight", "end_use"]]
+    sectors = sectors.assign(end_use=sectors["end_use"].fillna(DEFAULT_END_USE))
+    demand = book.frame("Demand")
+    demand = demand.assign(market=demand["market"].fillna(ANY_MARKET))
+    demand = expand_periods(demand, ["sector", "product", "market"], periods)
+    demand = demand.rename(columns={ROW: "demand_row"}).merge(sectors, on="sector", how="left")
+    demand["lane"] = [
+        lane_name(u, d) for u, d in zip(demand["end_use"], demand["market"], strict=True)
+    ]
+
+    intensity = book.frame("Intensity").rename(columns={ROW: "intensity_row"})
+    intensity["variant"] = intensity["variant"].fillna(STANDARD)
+    variants = book.frame("Variants").rename(columns={ROW: "variant_row"})
+    recipes = book.frame("Recipes").rename(columns={ROW: "recipe_row"})
+    plant_frame = book.frame("Plants").rename(columns={ROW: "plant_row"})
+
+    pools = pool_lanes(list(materials["material"]), demand, intensity, plant_frame, recipes)
+    keys = lane_keys(demand)
+    licences = licence_index(book, periods)
+    restrictions = book.frame("Restrictions").to_dict("records")
 
     sources = book.frame("Sources")[["source", "country", "regime"]]
     supply = expand_periods(book.frame("Supply"), ["source", "material"], periods)
     supply = supply.rename(columns={ROW: "supply_row"}).merge(sources, on="source", how="left")
-    supply = _with_approval(supply, "material", licences)
+    supply = _per_lane(supply, "material", pools, keys, licences, restrictions, order)
     supply["capacity_cell"] = cell_refs(book, "Supply", "capacity", supply["supply_row"])
-    supply["approval_cell"] = cell_refs(book, "Licences", "approval_rate", supply["licence_row"])
 
-    plants = book.frame("Plants").rename(columns={ROW: "plant_row"})
-    plants = plants.merge(pd.DataFrame({"period": periods}), how="cross")
-    plants = _with_approval(plants, "output", licences)
+    plants = plant_frame.merge(pd.DataFrame({"period": periods}), how="cross")
+    plants = _per_lane(plants, "output", pools, keys, licences, restrictions, order)
     plants["capacity_cell"] = cell_refs(book, "Plants", "capacity", plants["plant_row"])
-    plants["approval_cell"] = cell_refs(book, "Licences", "approval_rate", plants["licence_row"])
-
-    recipes = book.frame("Recipes").rename(columns={ROW: "recipe_row"})
-
-    sectors = book.frame("Sectors")[["sector", "min_service", "weight"]]
-    demand = expand_periods(book.frame("Demand"), ["sector", "product"], periods)
-    demand = demand.rename(columns={ROW: "demand_row"}).merge(sectors, on="sector", how="left")
-
-    intensity = book.frame("Intensity").rename(columns={ROW: "intensity_row"})
+    for table in (supply, plants):
+        table["approval_cell"] = cell_refs(book, "Licences", "approval_rate", table["licence_row"])
+        table["lead_cell"] = cell_refs(book, "Licences", "lead_periods", table["licence_row"])
+        table["restriction_cell"] = cell_refs(
+            book, "Restrictions", "origin", table["restriction_row"]
+        )
 
     return AllocationData(
         periods=periods,
-        materials=_floats(materials, ["initial_stock", "min_stock", "holding_cost"]),
-        supply=_floats(supply, ["capacity", "unit_cost", "approval"]),
-        plants=_floats(plants, ["capacity", "unit_cost", "approval"]),
+        materials=_floats(
+            materials, ["initial_stock", "min_stock", "holding_cost", "terminal_value"]
+        ),
+        supply=_floats(supply, ["capacity", "unit_cost", "approval", "lead"]),
+        plants=_floats(plants, ["capacity", "unit_cost", "approval", "lead"]),
         recipes=_floats(recipes, ["t_per_t"]),
         demand=_floats(demand, ["units", "value_per_unit", "min_service", "weight"]),
         intensity=_floats(intensity, ["kg_per_unit"]),
+        variants=_floats(variants, ["extra_cost_per_unit", "max_share"]),
     )
 
 

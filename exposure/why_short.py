@@ -83,16 +83,21 @@ def why_short_table(
     inputs_of: dict[str, list[str]] = defaultdict(list)
     for plant, material in zip(data.recipes["plant"], data.recipes["input"], strict=True):
         inputs_of[plant].append(material)
-    frame = materials.set_index(["material", "period"])
-    values = frame["value_of_1t"].to_dict()
-    penalties = frame["penalty_change_1t"].to_dict()
-    balance_dual = solution.materials.set_index(["material", "period"])["balance_dual"].to_dict()
+    # Scarcity is a property of a pool (material, period, lane); the limits of a
+    # material are shared by its lanes, the lane's own refusals are listed apart.
+    pools = ["material", "period", "lane"]
+    frame = materials.set_index(pools) if "lane" in materials else materials.set_index(pools[:2])
+    values = _by_pool(frame["value_of_1t"].to_dict())
+    penalties = _by_pool(frame["penalty_change_1t"].to_dict())
+    balance_dual = _by_pool(solution.materials.set_index(pools)["balance_dual"].to_dict())
+    refusals = _lane_refusals(data)
 
-    def scarce(material: str, period: str) -> bool:
-        value = values.get((material, period), math.nan)
+    def scarce(material: str, period: str, lane: str | None = None) -> bool:
+        key = (material, period, lane)
+        value = values.get(key, math.nan)
         if math.isnan(value):  # no re-solve was made: fall back on the shadow price
-            return balance_dual.get((material, period), 0.0) > TOLERANCE
-        return value > TOLERANCE or penalties.get((material, period), 0.0) > TOLERANCE
+            return balance_dual.get(key, 0.0) > TOLERANCE
+        return value > TOLERANCE or penalties.get(key, 0.0) > TOLERANCE
 
     @cache
     def limits(material: str, period: str, depth: int = 0) -> tuple[Limit, ...]:
@@ -111,14 +116,20 @@ def why_short_table(
         # The most valuable few of a union are among the most valuable few of its parts.
         return tuple(found[:MAX_LIMITS])
 
-    uses = data.intensity.groupby("product")["material"].apply(list).to_dict()
+    uses = (
+        data.intensity.groupby("product")["material"]
+        .apply(lambda m: list(dict.fromkeys(m)))
+        .to_dict()
+    )
     rows = []
     short = products[products["lost_units"] > TOLERANCE * (1 + products["units"])]
     for record in short.itertuples():
+        lane = getattr(record, "lane", None)
         for material in uses.get(record.product, []):
-            if not scarce(material, record.period):
+            if not scarce(material, record.period, lane):
                 continue
-            found = limits(material, record.period) or (
+            own = tuple(refusals.get((material, record.period, lane), ()))
+            found = (*own, *limits(material, record.period)) or (
                 ("no further supply, plant or stock of it", "", math.nan, None),
             )
             for text, how_relieved, value, cell in found:
@@ -130,7 +141,7 @@ def why_short_table(
                         record.lost_units,
                         record.lost_value,
                         material,
-                        values.get((material, record.period), math.nan),
+                        values.get((material, record.period, lane), math.nan),
                         text,
                         how_relieved,
                         value,
@@ -138,3 +149,47 @@ def why_short_table(
                     )
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _by_pool(values: dict) -> dict[tuple[str, str, str | None], float]:
+    """Pool-keyed values, also under (material, period, None) for lane-less lookups."""
+    keyed: dict[tuple[str, str, str | None], float] = {}
+    for key, value in values.items():
+        material, period = key[0], key[1]
+        lane = key[2] if len(key) > 2 else None
+        keyed[material, period, lane] = value
+        current = keyed.get((material, period, None), -math.inf)
+        keyed[material, period, None] = max(current, value) if not math.isnan(value) else value
+    return keyed
+
+
+def _lane_refusals(data: AllocationData) -> dict[tuple[str, str, str], list[Limit]]:
+    """What keeps a lane from a source or plant: a refusal, a restriction or a delay.
+
+    E.g. "defence/US gets no CN-MOFCOM NDFEB from CNX: Licences!D9" (design 5, Why short).
+    """
+    found: dict[tuple[str, str, str], list[Limit]] = defaultdict(list)
+    for table, material_column, name_column in (
+        (data.supply, "material", "source"),
+        (data.plants, "output", "plant"),
+    ):
+        if table.empty or "lane" not in table:
+            continue
+        for record in table.to_dict("records"):
+            key = (record[material_column], record["period"], record["lane"])
+            name, lane, material = record[name_column], record["lane"], record[material_column]
+            cells = {c: record.get(c) for c in ("restriction_cell", "approval_cell", "lead_cell")}
+            cells = {c: v for c, v in cells.items() if isinstance(v, str)}
+            if "restriction_cell" in cells:
+                text = f"{lane} may not take {record.get('country')} {material} from {name}"
+                found[key].append((text, "restriction", math.nan, record["restriction_cell"]))
+            elif "approval_cell" in cells and record["approval"] <= 0:
+                text = f"{lane} gets no {record.get('regime')} {material} from {name}"
+                found[key].append((text, "licence refused", math.nan, record["approval_cell"]))
+            if record.get("lead", 0) > 0 and "lead_cell" in cells:
+                text = (
+                    f"{lane}'s {record.get('regime')} {material} from {name} arrives "
+                    f"{record['lead']:g} periods after dispatch"
+                )
+                found[key].append((text, "licensing delay", math.nan, record["lead_cell"]))
+    return found

@@ -37,7 +37,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-from models.data import AllocationData
+from models.data import STANDARD, AllocationData
 from models.leximin import FairItems, LeximinOutcome, progressive_filling, run_held
 from models.robust import run_highs
 from models.status import SolveStatus
@@ -65,10 +65,15 @@ class Numbers:
     maths is written once.
     """
 
-    supply_limit: np.ndarray  # licensed capacity [t]
-    plant_limit: np.ndarray  # licensed plant capacity [t]
+    supply_limit: np.ndarray  # licensed capacity of lane l [t], per buy column
+    plant_limit: np.ndarray  # licensed plant capacity of lane l [t], per make column
+    supply_capacity: np.ndarray  # capacity [t] shared by the lanes, per supply_capacity row
+    plant_capacity: np.ndarray  # capacity [t] shared by the lanes, per plant_capacity row
     demand_limit: np.ndarray  # units
-    balance_rhs: np.ndarray  # -initial stock in the first period [t]
+    variant_limit: np.ndarray  # max_share * units, per variant column [units]
+    standard_limit: np.ndarray  # max_share of the standard variant * units [units]
+    balance_rhs: np.ndarray  # -initial stock in the first period of a one-pool material [t]
+    opening_rhs: np.ndarray  # initial stock of a material split over its lanes [t]
     stock_target: np.ndarray  # min_stock [t]
     stock_coef: np.ndarray  # 1 / min_stock: stock_floor rows are stated as shares of target
     service_floor: np.ndarray  # min_service (share of units)
@@ -77,95 +82,257 @@ class Numbers:
     fair_rhs: np.ndarray  # units
     fair_coef: np.ndarray  # units / weight (coefficient of mu)
     fair_weight: np.ndarray  # weight of the product row's sector (> 0)
-    buy_cost: np.ndarray  # USD/t
-    make_cost: np.ndarray  # USD/t
-    built_value: np.ndarray  # USD/unit
-    holding_cost: np.ndarray  # USD/t/period
+    buy_cost: np.ndarray  # USD/t, paid at dispatch
+    make_cost: np.ndarray  # USD/t, paid at dispatch
+    built_value: np.ndarray  # USD/unit, less the extra cost of the standard variant
+    variant_cost: np.ndarray  # extra cost of the variant over the standard one [USD/unit]
+    holding_cost: np.ndarray  # USD/t/period; the last period's less the terminal value
     lost_value_if_nothing_built: float  # USD
-    product_use: np.ndarray  # t of material per unit, per (j, m, t) entry
-    recipe_use: np.ndarray  # t of input per t of output, per (p, m, t) entry
+    product_use: np.ndarray  # t of material per unit, per product_use entry
+    recipe_use: np.ndarray  # t of input per t of output, per (p, m, t, l) entry
+    supply_arrival: np.ndarray  # share of a dispatch arriving, per supply_arrival entry
+    plant_arrival: np.ndarray  # share of a make arriving, per plant_arrival entry
+    supply_beyond: np.ndarray  # share of each buy arriving after the last period
+    plant_beyond: np.ndarray  # share of each make arriving after the last period
 
 
 @dataclass
 class Structure:
-    """Index sets of one LP; two data sets with equal structures share one model."""
+    """Index sets of one LP; two data sets with equal structures share one model.
+
+    Keys list the columns and rows in order; `*_entries` list the matrix entries
+    that data can change, as positions into the key lists.
+    """
 
     periods: list[str]
     materials: list[str]
-    supply_keys: list[tuple[str, str, str]]
-    plant_keys: list[tuple[str, str]]
+    lanes: list[str]
+    supply_keys: list[tuple[str, str, str]]  # (s, m, t) of each buy column
+    supply_lanes: list[str]  # l of each buy column
+    supply_groups: list[list[int]]  # buy columns sharing one capacity (two lanes or more)
+    plant_keys: list[tuple[str, str]]  # (p, t) of each make column
+    plant_lanes: list[str]
+    plant_groups: list[list[int]]
     plant_output: list[str]
-    product_keys: list[tuple[str, str]]
-    stock_keys: list[tuple[str, str]]
-    stock_floor_keys: list[tuple[str, str]]
+    product_keys: list[tuple[str, str]]  # (j, t) of each demand row (markets repeat them)
+    product_lanes: list[str]
+    variant_keys: list[tuple[int, str]]  # (demand row, variant other than standard)
+    standard_keys: list[int]  # demand rows whose standard variant has max_share < 1
+    stock_keys: list[tuple[str, str, str]]  # pools (m, t, l)
+    opening_keys: list[tuple[str, str]]  # (m, l) of materials with two pools or more
+    split_materials: list[str]  # materials whose initial stock is split over lanes
+    stock_floor_keys: list[tuple[str, str]]  # (m, t)
+    stock_floor_entries: list[tuple[int, int]]  # (floor, pool)
     service_floor_keys: list[tuple[str, str]]
+    service_floor_rows: list[int]  # demand row of each service floor
     fair_keys: list[tuple[str, str]]
-    product_use_keys: list[tuple[str, str, str]]  # (product, material, period)
-    recipe_use_keys: list[tuple[str, str, str]]  # (plant, input material, period)
+    product_use_entries: list[tuple[int, int, int]]  # (0 built / 1 variant, column, pool)
+    recipe_use_entries: list[tuple[int, int]]  # (make column, pool)
+    supply_arrival_entries: list[tuple[int, int]]  # (buy column, pool)
+    plant_arrival_entries: list[tuple[int, int]]  # (make column, pool)
 
     def signature(self) -> tuple:
         return tuple(tuple(v) for v in vars(self).values())
 
 
+def _groups(keys: list[tuple]) -> list[list[int]]:
+    """Positions sharing a key, for keys held by two columns or more (one per lane)."""
+    positions: dict[tuple, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        positions[key].append(i)
+    return [p for p in positions.values() if len(p) > 1]
+
+
+def _arrivals(
+    periods: list[str], dispatch: list[str], lead: np.ndarray
+) -> tuple[list[tuple[int, int]], list[float], np.ndarray]:
+    """(column, period index) and share of each arrival, and the share lost to the horizon.
+
+    A dispatch in t with lead L arrives 1 - f in t + floor(L) and f in t + floor(L) + 1,
+    f = L - floor(L) (design 3a); shares of zero are no entries.
+    """
+    index = {t: i for i, t in enumerate(periods)}
+    entries: list[tuple[int, int]] = []
+    shares: list[float] = []
+    beyond = np.zeros(len(dispatch))
+    for column, (period, lag) in enumerate(zip(dispatch, lead, strict=True)):
+        whole = math.floor(lag)
+        fraction = float(lag - whole)
+        for offset, share in ((whole, 1.0 - fraction), (whole + 1, fraction)):
+            if share <= 0.0:
+                continue
+            arrival = index[period] + offset
+            if arrival < len(periods):
+                entries.append((column, arrival))
+                shares.append(share)
+            else:
+                beyond[column] += share
+    return entries, shares, beyond
+
+
 def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure, Numbers]:
     """The index sets and numbers of the LP for `data` (design section 4)."""
+    data.fill_defaults()
     periods = list(data.periods)
-    first_period = periods[0]
+    last_period = periods[-1]
     materials_frame = data.materials.set_index("material")
     materials = list(materials_frame.index)
     supply = data.supply
     plants = data.plants
     demand = data.demand
+    pools = data.pool_lanes()
 
     supply_keys = list(zip(supply["source"], supply["material"], supply["period"], strict=True))
+    supply_lanes = list(supply["lane"])
     plant_keys = list(zip(plants["plant"], plants["period"], strict=True))
+    plant_lanes = list(plants["lane"])
     product_keys = list(zip(demand["product"], demand["period"], strict=True))
-    stock_keys = [(m, t) for m in materials for t in periods]
+    product_lanes = list(demand["lane"])
+    stock_keys = [(m, t, lane) for m in materials for lane in pools[m] for t in periods]
+    stock_index = {key: i for i, key in enumerate(stock_keys)}
+    split_materials = [m for m in materials if len(pools[m]) > 1]
+    opening_keys = [(m, lane) for m in split_materials for lane in pools[m]]
     min_stock = materials_frame["min_stock"].astype(float)
     stock_floor_keys = [(m, t) for m in materials if min_stock[m] > SMALLEST_FLOOR for t in periods]
+    stock_floor_entries = [
+        (f, stock_index[m, t, lane])
+        for f, (m, t) in enumerate(stock_floor_keys)
+        for lane in pools[m]
+    ]
     min_service = demand["min_service"].astype(float).to_numpy()
     units = demand["units"].astype(float).to_numpy()
     # A floor on (next to) zero units is met by building nothing: no row for it.
     has_floor = (min_service > 0) & (units > SMALLEST_FLOOR)
-    service_floor_keys = [k for k, f in zip(product_keys, has_floor, strict=True) if f]
+    service_floor_rows = [int(i) for i in np.flatnonzero(has_floor)]
+    service_floor_keys = [product_keys[i] for i in service_floor_rows]
     fair_keys = list(product_keys) if objective == "fair" else []
 
-    intensity = data.intensity.merge(demand[["product", "period"]], on="product")
-    product_use_keys = list(
-        zip(intensity["product"], intensity["material"], intensity["period"], strict=True)
+    # Bills of material: the standard variant on `built`, every other variant on its own
+    # column as the difference from the standard one (design 3b).
+    intensity = data.intensity
+    kg: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for j, m, v, k in zip(
+        intensity["product"],
+        intensity["material"],
+        intensity["variant"],
+        intensity["kg_per_unit"].astype(float),
+        strict=True,
+    ):
+        kg[j, v][m] = k
+    variant_table = data.variants.set_index(["product", "variant"])
+    extra = variant_table["extra_cost_per_unit"].astype(float).to_dict()
+    share = variant_table["max_share"].astype(float).to_dict()
+    variants_of: dict[str, list[str]] = defaultdict(list)
+    for j, v in kg:
+        if v != STANDARD:
+            variants_of[j].append(v)
+    variant_keys = [(i, v) for i, (j, _) in enumerate(product_keys) for v in variants_of[j]]
+    standard_share = np.array([share.get((j, STANDARD), 1.0) for j, _ in product_keys])
+    standard_keys = [int(i) for i in np.flatnonzero(standard_share < 1.0)]
+    product_use_entries: list[tuple[int, int, int]] = []
+    product_use: list[float] = []
+    for i, ((j, t), lane) in enumerate(zip(product_keys, product_lanes, strict=True)):
+        for m, k in kg.get((j, STANDARD), {}).items():
+            product_use_entries.append((0, i, stock_index[m, t, lane]))
+            product_use.append(k / 1000.0)
+    for c, (i, v) in enumerate(variant_keys):
+        (j, t), lane = product_keys[i], product_lanes[i]
+        standard = kg.get((j, STANDARD), {})
+        own = kg[j, v]
+        for m in dict.fromkeys([*standard, *own]):
+            difference = own.get(m, 0.0) - standard.get(m, 0.0)
+            if difference != 0.0:
+                product_use_entries.append((1, c, stock_index[m, t, lane]))
+                product_use.append(difference / 1000.0)
+
+    plant_position = defaultdict(list)
+    for i, key in enumerate(plant_keys):
+        plant_position[key].append(i)
+    recipe_use_entries: list[tuple[int, int]] = []
+    recipe_use: list[float] = []
+    for plant, material, t_per_t in zip(
+        data.recipes["plant"],
+        data.recipes["input"],
+        data.recipes["t_per_t"].astype(float),
+        strict=True,
+    ):
+        for t in periods:
+            for i in plant_position.get((plant, t), []):
+                recipe_use_entries.append((i, stock_index[material, t, plant_lanes[i]]))
+                recipe_use.append(t_per_t)
+
+    supply_lead = supply["lead"].astype(float).to_numpy()
+    plant_lead = plants["lead"].astype(float).to_numpy()
+    supply_entries, supply_shares, supply_beyond = _arrivals(
+        periods, list(supply["period"]), supply_lead
     )
-    recipe = data.recipes.merge(plants[["plant", "period"]], on="plant")
-    recipe_use_keys = list(zip(recipe["plant"], recipe["input"], recipe["period"], strict=True))
+    plant_entries, plant_shares, plant_beyond = _arrivals(
+        periods, list(plants["period"]), plant_lead
+    )
+    supply_arrival_entries = [
+        (i, stock_index[supply_keys[i][1], periods[a], supply_lanes[i]]) for i, a in supply_entries
+    ]
+    plant_arrival_entries = [
+        (i, stock_index[plants["output"].iloc[i], periods[a], plant_lanes[i]])
+        for i, a in plant_entries
+    ]
+    supply_groups = _groups(supply_keys)
+    plant_groups = _groups(plant_keys)
 
     holding = materials_frame["holding_cost"].astype(float)
+    terminal = materials_frame["terminal_value"].astype(float)
     initial = materials_frame["initial_stock"].astype(float)
-    balance_rhs = np.array([-initial[m] if t == first_period else 0.0 for m, t in stock_keys])
+    first_period = periods[0]
+    balance_rhs = np.array(
+        [-initial[m] if t == first_period and len(pools[m]) == 1 else 0.0 for m, t, _ in stock_keys]
+    )
     weights = demand["weight"].astype(float).to_numpy()
     values = demand["value_per_unit"].astype(float).to_numpy()
+    standard_extra = np.array([extra.get((j, STANDARD), 0.0) for j, _ in product_keys])
+    capacity = supply["capacity"].astype(float).to_numpy()
+    plant_capacity = plants["capacity"].astype(float).to_numpy()
 
     structure = Structure(
         periods=periods,
         materials=materials,
+        lanes=data.lanes,
         supply_keys=supply_keys,
+        supply_lanes=supply_lanes,
+        supply_groups=supply_groups,
         plant_keys=plant_keys,
+        plant_lanes=plant_lanes,
+        plant_groups=plant_groups,
         plant_output=list(plants["output"]),
         product_keys=product_keys,
+        product_lanes=product_lanes,
+        variant_keys=variant_keys,
+        standard_keys=standard_keys,
         stock_keys=stock_keys,
+        opening_keys=opening_keys,
+        split_materials=split_materials,
         stock_floor_keys=stock_floor_keys,
+        stock_floor_entries=stock_floor_entries,
         service_floor_keys=service_floor_keys,
+        service_floor_rows=service_floor_rows,
         fair_keys=fair_keys,
-        product_use_keys=product_use_keys,
-        recipe_use_keys=recipe_use_keys,
+        product_use_entries=product_use_entries,
+        recipe_use_entries=recipe_use_entries,
+        supply_arrival_entries=supply_arrival_entries,
+        plant_arrival_entries=plant_arrival_entries,
     )
     numbers = Numbers(
-        supply_limit=(
-            supply["capacity"].astype(float) * supply["approval"].astype(float)
-        ).to_numpy(),
-        plant_limit=(
-            plants["capacity"].astype(float) * plants["approval"].astype(float)
-        ).to_numpy(),
+        supply_limit=capacity * supply["approval"].astype(float).to_numpy(),
+        plant_limit=plant_capacity * plants["approval"].astype(float).to_numpy(),
+        supply_capacity=np.array([capacity[g[0]] for g in supply_groups], dtype=float),
+        plant_capacity=np.array([plant_capacity[g[0]] for g in plant_groups], dtype=float),
         demand_limit=units,
+        variant_limit=np.array(
+            [share.get((product_keys[i][0], v), 1.0) * units[i] for i, v in variant_keys],
+            dtype=float,
+        ),
+        standard_limit=np.array([standard_share[i] * units[i] for i in standard_keys], float),
         balance_rhs=balance_rhs,
+        opening_rhs=np.array([initial[m] for m in split_materials], dtype=float),
         stock_target=np.array([min_stock[m] for m, _ in stock_floor_keys], dtype=float),
         stock_coef=np.array([1.0 / min_stock[m] for m, _ in stock_floor_keys], dtype=float),
         service_floor=min_service[has_floor],
@@ -176,11 +343,22 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         fair_weight=weights if objective == "fair" else np.zeros(0),
         buy_cost=supply["unit_cost"].astype(float).to_numpy(),
         make_cost=plants["unit_cost"].astype(float).to_numpy(),
-        built_value=values,
-        holding_cost=np.array([holding[m] for m, _ in stock_keys], dtype=float),
+        built_value=values - standard_extra,
+        variant_cost=np.array(
+            [extra.get((product_keys[i][0], v), 0.0) - standard_extra[i] for i, v in variant_keys],
+            dtype=float,
+        ),
+        holding_cost=np.array(
+            [holding[m] - (terminal[m] if t == last_period else 0.0) for m, t, _ in stock_keys],
+            dtype=float,
+        ),
         lost_value_if_nothing_built=float(np.dot(values, units)),
-        product_use=intensity["kg_per_unit"].astype(float).to_numpy() / 1000.0,
-        recipe_use=recipe["t_per_t"].astype(float).to_numpy(),
+        product_use=np.array(product_use, dtype=float),
+        recipe_use=np.array(recipe_use, dtype=float),
+        supply_arrival=np.array(supply_shares, dtype=float),
+        plant_arrival=np.array(plant_shares, dtype=float),
+        supply_beyond=supply_beyond,
+        plant_beyond=plant_beyond,
     )
     return structure, numbers
 
@@ -200,6 +378,7 @@ def objective_scale(numbers: Numbers) -> float:
                 numbers.make_cost,
                 numbers.built_value,
                 numbers.holding_cost,
+                numbers.variant_cost,
             )
             if a.size
         ),
@@ -233,8 +412,15 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
     if s.fair_keys:
         # No upper bound: a weighted shortfall reaches the weight, which may exceed 1.
         model.mu = pyo.Var(bounds=(0, None))
+    # Declared after the first release's variables, so that a workbook without lanes or
+    # variants gives the same columns in the same order.
+    model.variant_built = pyo.Var(
+        range(len(s.variant_keys)), bounds=lambda _, c: (0.0, float(n.variant_limit[c]))
+    )
+    model.opening = pyo.Var(range(len(s.opening_keys)), domain=pyo.NonNegativeReals)
 
     buy, make, built, stock = model.buy, model.make, model.built, model.stock
+    variant_built = model.variant_built
 
     stock_index = {key: i for i, key in enumerate(s.stock_keys)}
     period_before = dict(zip(s.periods[1:], s.periods[:-1], strict=True))
@@ -245,24 +431,21 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
         coefs.append(coef)
         variables.append(var)
 
-    for i, (_, material, period) in enumerate(s.supply_keys):
-        add(stock_index[material, period], 1.0, buy[i])
-    plant_position = {key: i for i, key in enumerate(s.plant_keys)}
-    for i, ((_, period), output) in enumerate(zip(s.plant_keys, s.plant_output, strict=True)):
-        add(stock_index[output, period], 1.0, make[i])
-    for k, (plant, material, period) in enumerate(s.recipe_use_keys):
-        add(stock_index[material, period], -n.recipe_use[k], make[plant_position[plant, period]])
-    product_position = {key: i for i, key in enumerate(s.product_keys)}
-    for k, (product, material, period) in enumerate(s.product_use_keys):
-        add(
-            stock_index[material, period],
-            -n.product_use[k],
-            built[product_position[product, period]],
-        )
-    for i, (material, period) in enumerate(s.stock_keys):
+    for k, (i, pool) in enumerate(s.supply_arrival_entries):
+        add(pool, n.supply_arrival[k], buy[i])
+    for k, (i, pool) in enumerate(s.plant_arrival_entries):
+        add(pool, n.plant_arrival[k], make[i])
+    for k, (i, pool) in enumerate(s.recipe_use_entries):
+        add(pool, -n.recipe_use[k], make[i])
+    for k, (kind, i, pool) in enumerate(s.product_use_entries):
+        add(pool, -n.product_use[k], variant_built[i] if kind else built[i])
+    first_pool = {(m, lane): stock_index[m, s.periods[0], lane] for m, lane in s.opening_keys}
+    for k, key in enumerate(s.opening_keys):
+        add(first_pool[key], 1.0, model.opening[k])
+    for i, (material, period, lane) in enumerate(s.stock_keys):
         add(i, -1.0, stock[i])
         if period in period_before:
-            add(i, 1.0, stock[stock_index[material, period_before[period]]])
+            add(i, 1.0, stock[stock_index[material, period_before[period], lane]])
 
     def balance_rule(_: pyo.ConcreteModel, i: int) -> object:
         coefs, variables = terms[i]
@@ -271,17 +454,20 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
 
     model.balance = pyo.Constraint(range(len(s.stock_keys)), rule=balance_rule)
 
+    floor_terms: dict[int, list[int]] = defaultdict(list)
+    for f, pool in s.stock_floor_entries:
+        floor_terms[f].append(pool)
     model.stock_floor = pyo.Constraint(
         range(len(s.stock_floor_keys)),
-        rule=lambda _, i: (
-            n.stock_coef[i] * stock[stock_index[s.stock_floor_keys[i]]] + model.stock_gap[i] >= 1.0
+        rule=lambda _, f: (
+            sum(n.stock_coef[f] * stock[pool] for pool in floor_terms[f]) + model.stock_gap[f]
+            >= 1.0
         ),
     )
     model.service_floor = pyo.Constraint(
         range(len(s.service_floor_keys)),
         rule=lambda _, i: (
-            n.service_coef[i] * built[product_position[s.service_floor_keys[i]]]
-            + model.service_gap[i]
+            n.service_coef[i] * built[s.service_floor_rows[i]] + model.service_gap[i]
             >= n.service_floor[i]
         ),
     )
@@ -294,6 +480,53 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
             rule=lambda _, i: built[i] + n.fair_coef[i] * model.mu >= n.fair_rhs[i],
         )
 
+    # Lanes share a source's (or plant's) capacity: sum_l buy[s,m,t,l] <= capacity[s,m,t].
+    # With one lane the bound buy <= capacity * approval already says it: no row.
+    model.supply_capacity = pyo.Constraint(
+        range(len(s.supply_groups)),
+        rule=lambda _, g: (
+            pyo.quicksum(buy[i] for i in s.supply_groups[g]) <= float(n.supply_capacity[g])
+        ),
+    )
+    model.plant_capacity = pyo.Constraint(
+        range(len(s.plant_groups)),
+        rule=lambda _, g: (
+            pyo.quicksum(make[i] for i in s.plant_groups[g]) <= float(n.plant_capacity[g])
+        ),
+    )
+    model.opening_split = pyo.Constraint(
+        range(len(s.split_materials)),
+        rule=lambda _, k: (
+            pyo.quicksum(
+                model.opening[q]
+                for q, (m, _) in enumerate(s.opening_keys)
+                if m == s.split_materials[k]
+            )
+            == float(n.opening_rhs[k])
+        ),
+    )
+    # built is every variant's units; the standard variant builds what the others do not.
+    variants_of: dict[int, list[int]] = defaultdict(list)
+    for c, (i, _) in enumerate(s.variant_keys):
+        variants_of[i].append(c)
+    variant_rows = sorted(variants_of)
+    model.variant_split = pyo.Constraint(
+        range(len(variant_rows)),
+        rule=lambda _, r: (
+            built[variant_rows[r]]
+            - pyo.quicksum(variant_built[c] for c in variants_of[variant_rows[r]])
+            >= 0.0
+        ),
+    )
+    model.standard_share = pyo.Constraint(
+        range(len(s.standard_keys)),
+        rule=lambda _, r: (
+            built[s.standard_keys[r]]
+            - pyo.quicksum(variant_built[c] for c in variants_of[s.standard_keys[r]])
+            <= float(n.standard_limit[r])
+        ),
+    )
+
     scale = objective_scale(n)
     cost_terms = LinearExpression(
         constant=n.lost_value_if_nothing_built / scale,
@@ -302,8 +535,15 @@ def build_pyomo(structure: Structure, numbers: Numbers) -> pyo.ConcreteModel:
             *(n.buy_cost / scale),
             *(n.make_cost / scale),
             *(n.holding_cost / scale),
+            *(n.variant_cost / scale),
         ],
-        linear_vars=[*built.values(), *buy.values(), *make.values(), *stock.values()],
+        linear_vars=[
+            *built.values(),
+            *buy.values(),
+            *make.values(),
+            *stock.values(),
+            *variant_built.values(),
+        ],
     )
     model.total_cost = pyo.Objective(expr=cost_terms, sense=pyo.minimize)
     if gaps:
@@ -336,6 +576,8 @@ class Solution:
     message: str = ""
     # fair mode: the leximin level of each product row (weight x share short), like `products`
     shortfall_levels: np.ndarray | None = None
+    # units built per product row and variant (the standard variant builds the rest)
+    variants: pd.DataFrame | None = None
 
 
 @dataclass
@@ -580,24 +822,93 @@ class AllocationModel:
                 return np.full(size, np.nan)
             return np.minimum(col_dual[self.columns[name]], 0.0) * self.scale
 
-        supply = data.supply[["source", "material", "period", "capacity", "approval"]].copy()
+        supply = data.supply[
+            ["source", "material", "period", "lane", "capacity", "approval", "lead"]
+        ].copy()
         supply["licensed_capacity"] = self.numbers.supply_limit
         supply["buy"] = np.minimum(values("buy"), self.numbers.supply_limit)
+        # Tonnes dispatched that would arrive after the last period (design 3a).
+        supply["in_licensing"] = supply["buy"] * self.numbers.supply_beyond
         supply["unit_cost"] = self.numbers.buy_cost
         supply["limit_dual"] = bound_duals("buy")
 
-        plants = data.plants[["plant", "period", "output", "capacity", "approval"]].copy()
+        plants = data.plants[
+            ["plant", "period", "lane", "output", "capacity", "approval", "lead"]
+        ].copy()
         plants["licensed_capacity"] = self.numbers.plant_limit
         plants["make"] = np.minimum(values("make"), self.numbers.plant_limit)
+        plants["in_licensing"] = plants["make"] * self.numbers.plant_beyond
         plants["unit_cost"] = self.numbers.make_cost
         plants["limit_dual"] = bound_duals("make")
 
-        products = data.demand[["product", "sector", "period", "units", "value_per_unit"]].copy()
+        demand_columns = ["product", "sector", "period", "units", "value_per_unit"]
+        extra_columns = [c for c in ("market", "end_use", "lane") if c in data.demand]
+        products = data.demand[[*demand_columns, *extra_columns]].copy()
         products["built"] = np.minimum(values("built"), self.numbers.demand_limit)
         products["demand_dual"] = bound_duals("built")
 
-        materials = pd.DataFrame(s.stock_keys, columns=["material", "period"])
+        # Units by variant: every variant column, and the standard one builds the rest.
+        variant_units = values("variant_built")
+        by_row = np.zeros(len(products))
+        np.add.at(by_row, [i for i, _ in s.variant_keys], variant_units)
+        variants = pd.DataFrame(
+            {
+                "row": [*range(len(products)), *(i for i, _ in s.variant_keys)],
+                "variant": [STANDARD] * len(products) + [v for _, v in s.variant_keys],
+                "built": [
+                    *np.maximum(products["built"].to_numpy() - by_row, 0.0),
+                    *variant_units,
+                ],
+            }
+        )
+        variants = (
+            products[[*demand_columns[:3], *extra_columns]]
+            .iloc[variants["row"]]
+            .assign(variant=variants["variant"].to_numpy(), built=variants["built"].to_numpy())
+        )
+        variants = variants.reset_index(drop=True)
+
+        materials = pd.DataFrame(s.stock_keys, columns=["material", "period", "lane"])
         materials["stock"] = values("stock")
+        # Flows into and out of each pool, read off the balance rows' own entries, so that
+        # leads and variants count exactly as the LP counts them [t].
+        n = self.numbers
+        built_values = (values("built"), variant_units)
+        flows = {
+            "supplied": [
+                (pool, n.supply_arrival[k] * supply["buy"].iat[i])
+                for k, (i, pool) in enumerate(s.supply_arrival_entries)
+            ],
+            "made": [
+                (pool, n.plant_arrival[k] * plants["make"].iat[i])
+                for k, (i, pool) in enumerate(s.plant_arrival_entries)
+            ],
+            "used_by_plants": [
+                (pool, n.recipe_use[k] * plants["make"].iat[i])
+                for k, (i, pool) in enumerate(s.recipe_use_entries)
+            ],
+            "used_by_products": [
+                (pool, n.product_use[k] * built_values[kind][i])
+                for k, (kind, i, pool) in enumerate(s.product_use_entries)
+            ],
+        }
+        for name, pairs in flows.items():
+            total = np.zeros(len(s.stock_keys))
+            if pairs:
+                np.add.at(total, [p for p, _ in pairs], [v for _, v in pairs])
+            materials[name] = total
+        opening = np.full(len(s.stock_keys), np.nan)
+        previous = {key: i for i, key in enumerate(s.stock_keys)}
+        period_before = dict(zip(s.periods[1:], s.periods[:-1], strict=True))
+        stock = materials["stock"].to_numpy()
+        for i, (m, t, lane) in enumerate(s.stock_keys):
+            if t in period_before:
+                opening[i] = stock[previous[m, period_before[t], lane]]
+            else:
+                opening[i] = -n.balance_rhs[i]
+        for k, (m, lane) in enumerate(s.opening_keys):
+            opening[previous[m, s.periods[0], lane]] = values("opening")[k]
+        materials["opening_stock"] = opening
         materials["balance_dual"] = duals("balance")
 
         soft_rows = []
@@ -626,6 +937,7 @@ class AllocationModel:
             products=products,
             materials=materials,
             soft=soft,
+            variants=variants,
             solve_seconds=seconds,
             iterations=iterations,
             message=self._message(status),
@@ -653,15 +965,25 @@ class AllocationModel:
         self._change_upper("buy", old.supply_limit, numbers.supply_limit)
         self._change_upper("make", old.plant_limit, numbers.plant_limit)
         self._change_upper("built", old.demand_limit, numbers.demand_limit)
+        self._change_upper("variant_built", old.variant_limit, numbers.variant_limit)
         self._change_rows("balance", old.balance_rhs, numbers.balance_rhs, equal=True)
+        self._change_rows("opening_split", old.opening_rhs, numbers.opening_rhs, equal=True)
+        self._change_rows(
+            "supply_capacity", old.supply_capacity, numbers.supply_capacity, upper=True
+        )
+        self._change_rows("plant_capacity", old.plant_capacity, numbers.plant_capacity, upper=True)
+        self._change_rows("standard_share", old.standard_limit, numbers.standard_limit, upper=True)
         self._change_rows("service_floor", old.service_floor, numbers.service_floor)
         self._change_rows("fair_share", old.fair_rhs, numbers.fair_rhs)
+        floor_of_entry = [f for f, _ in structure.stock_floor_entries]
         for name, old_coef, new_coef in (
-            ("stock_floor", old.stock_coef, numbers.stock_coef),
+            ("stock_floor", old.stock_coef[floor_of_entry], numbers.stock_coef[floor_of_entry]),
             ("service_floor", old.service_coef, numbers.service_coef),
             ("fair_mu", old.fair_coef, numbers.fair_coef),
             ("product_use", old.product_use, numbers.product_use),
             ("recipe_use", old.recipe_use, numbers.recipe_use),
+            ("supply_arrival", old.supply_arrival, numbers.supply_arrival),
+            ("plant_arrival", old.plant_arrival, numbers.plant_arrival),
         ):
             rows, cols, sign = self.entries[name]
             for k in np.flatnonzero(old_coef != new_coef):
@@ -688,17 +1010,27 @@ class AllocationModel:
             highs.changeColsBounds(columns.size, columns, lower, upper)
 
     def _change_rows(
-        self, name: str, old: np.ndarray, new: np.ndarray, *, equal: bool = False
+        self,
+        name: str,
+        old: np.ndarray,
+        new: np.ndarray,
+        *,
+        equal: bool = False,
+        upper: bool = False,
     ) -> None:
-        """New lower bounds (or both bounds, for equalities) of rows `name`."""
+        """New lower bounds (upper bounds with `upper`, both for equalities) of rows `name`."""
         changed = np.flatnonzero(old != new)
         if changed.size == 0:
             return
         rows = self.rows[name][changed].astype(np.int32)
         values = new[changed].astype(float)
-        upper = values if equal else np.full(values.size, INF)
+        if upper:
+            lower_bounds, upper_bounds = np.full(values.size, -INF), values
+        else:
+            lower_bounds = values
+            upper_bounds = values if equal else np.full(values.size, INF)
         for highs in self.solvers.values():
-            highs.changeRowsBounds(rows.size, rows, values, upper)
+            highs.changeRowsBounds(rows.size, rows, lower_bounds, upper_bounds)
 
     def _total_cost_vector(self) -> np.ndarray:
         n = self.numbers
@@ -707,6 +1039,7 @@ class AllocationModel:
         cost[self.columns["buy"]] = n.buy_cost / self.scale
         cost[self.columns["make"]] = n.make_cost / self.scale
         cost[self.columns["stock"]] = n.holding_cost / self.scale
+        cost[self.columns["variant_built"]] = n.variant_cost / self.scale
         return cost
 
 
@@ -764,13 +1097,31 @@ def build_model(
 
     columns = {
         name: column_positions(getattr(model, name))
-        for name in ("buy", "make", "built", "stock", "stock_gap", "service_gap")
+        for name in (
+            "buy",
+            "make",
+            "built",
+            "stock",
+            "stock_gap",
+            "service_gap",
+            "variant_built",
+            "opening",
+        )
     }
     if hasattr(model, "mu"):
         columns["mu"] = column_positions(model.mu)
     rows = {
         name: row_positions(getattr(model, name))
-        for name in ("balance", "stock_floor", "service_floor")
+        for name in (
+            "balance",
+            "stock_floor",
+            "service_floor",
+            "supply_capacity",
+            "plant_capacity",
+            "opening_split",
+            "variant_split",
+            "standard_share",
+        )
     }
     if hasattr(model, "violation_cap"):
         rows["violation_cap"] = row_positions(model.violation_cap)
@@ -848,28 +1199,43 @@ def _coefficient_entries(model: AllocationModel) -> dict[str, tuple[np.ndarray, 
     """(row, column, sign) of every matrix entry that data can change."""
     s = model.structure
     rows, cols = model.rows, model.columns
-    stock_index = {key: i for i, key in enumerate(s.stock_keys)}
-    product_position = {key: i for i, key in enumerate(s.product_keys)}
-    plant_position = {key: i for i, key in enumerate(s.plant_keys)}
-    stock_of_floor = [stock_index[key] for key in s.stock_floor_keys]
-    built_of_floor = [product_position[key] for key in s.service_floor_keys]
+    balance = rows["balance"]
+
+    def use_columns() -> list[int]:
+        kinds = (cols["built"], cols["variant_built"])
+        return [int(kinds[kind][i]) for kind, i, _ in s.product_use_entries]
+
     entries = {
-        "stock_floor": (rows["stock_floor"], cols["stock"][stock_of_floor], 1.0),
-        "service_floor": (rows["service_floor"], cols["built"][built_of_floor], 1.0),
+        "stock_floor": (
+            rows["stock_floor"][[f for f, _ in s.stock_floor_entries]],
+            cols["stock"][[pool for _, pool in s.stock_floor_entries]],
+            1.0,
+        ),
+        "service_floor": (rows["service_floor"], cols["built"][s.service_floor_rows], 1.0),
         "fair_mu": (
             rows.get("fair_share", np.zeros(0, dtype=np.int64)),
             np.repeat(cols.get("mu", np.zeros(1, dtype=np.int64))[:1], len(s.fair_keys)),
             1.0,
         ),
         "product_use": (
-            rows["balance"][[stock_index[m, t] for _, m, t in s.product_use_keys]],
-            cols["built"][[product_position[j, t] for j, _, t in s.product_use_keys]],
+            balance[[pool for _, _, pool in s.product_use_entries]],
+            use_columns(),
             -1.0,
         ),
         "recipe_use": (
-            rows["balance"][[stock_index[m, t] for _, m, t in s.recipe_use_keys]],
-            cols["make"][[plant_position[p, t] for p, _, t in s.recipe_use_keys]],
+            balance[[pool for _, pool in s.recipe_use_entries]],
+            cols["make"][[i for i, _ in s.recipe_use_entries]],
             -1.0,
+        ),
+        "supply_arrival": (
+            balance[[pool for _, pool in s.supply_arrival_entries]],
+            cols["buy"][[i for i, _ in s.supply_arrival_entries]],
+            1.0,
+        ),
+        "plant_arrival": (
+            balance[[pool for _, pool in s.plant_arrival_entries]],
+            cols["make"][[i for i, _ in s.plant_arrival_entries]],
+            1.0,
         ),
     }
     return {

@@ -6,6 +6,7 @@ Units: tonnes (t) of material, USD, fractions in [0, 1].
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -24,6 +25,23 @@ DEMAND_COLUMNS = [
 ]
 INTENSITY_COLUMNS = ["product", "material", "kg_per_unit"]
 MATERIAL_COLUMNS = ["material", "initial_stock", "min_stock", "holding_cost"]
+VARIANT_COLUMNS = ["product", "variant", "extra_cost_per_unit", "max_share"]
+
+# The lane of a workbook without end_use and market columns (design 3a), and the
+# variant of a product without variant rows (design 3b).
+DEFAULT_END_USE = "civil"
+DEFAULT_LANE = DEFAULT_END_USE
+STANDARD = "standard"
+OWN_LANE = "(no lane)"
+ANY_MARKET = "*"
+# Optional columns of the long tables and the value a table without them means.
+OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
+    "materials": {"terminal_value": 0.0},
+    "supply": {"lane": DEFAULT_LANE, "lead": 0.0},
+    "plants": {"lane": DEFAULT_LANE, "lead": 0.0},
+    "demand": {"lane": DEFAULT_LANE},
+    "intensity": {"variant": STANDARD},
+}
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -38,20 +56,34 @@ class AllocationData:
         Period ids t, in time order.
     materials
         One row per material m: `initial_stock` [t], `min_stock` [t],
-        `holding_cost` [USD/t/period].
+        `holding_cost` [USD/t/period], optional `terminal_value` [USD/t of stock
+        left after the last period].
     supply
-        One row per (source s, material m, period t): `capacity` [t/period],
-        `approval` [0-1] (1 when no regime controls m), `unit_cost` [USD/t].
+        One row per (source s, material m, period t, lane l): `capacity` [t/period]
+        (shared by the lanes of (s, m, t)), `approval` [0-1] of lane l (1 when no
+        regime controls m; 0 where a restriction forbids the lane), `unit_cost`
+        [USD/t, paid at dispatch], optional `lead` [periods, >= 0, fractional
+        allowed] and `lane` (design 3a).
     plants
-        One row per (plant p, period t): `output` material, `capacity`
-        [t of output/period], `approval` [0-1], `unit_cost` [USD/t of output].
+        One row per (plant p, period t, lane l): `output` material, `capacity`
+        [t of output/period, shared by the lanes], `approval` [0-1],
+        `unit_cost` [USD/t of output], optional `lead` and `lane`.
     recipes
         One row per (plant p, input material m): `t_per_t` [t input per t output].
     demand
-        One row per (product j, period t): `sector` k(j), `units` [units/period],
-        `value_per_unit` [USD], `min_service` [0-1] and `weight` of the sector.
+        One row per (product j, market, period t): `sector` k(j), `units`
+        [units/period], `value_per_unit` [USD], `min_service` [0-1] and `weight`
+        of the sector, optional `lane` l(j).
     intensity
-        One row per (product j, material m): `kg_per_unit` [kg/unit].
+        One row per (product j, material m, variant v): `kg_per_unit` [kg/unit];
+        `variant` optional (blank = standard).
+    variants
+        One row per (product j, variant v) with a Variants row:
+        `extra_cost_per_unit` [USD/unit], `max_share` [0-1] of the product's
+        units per market and period.
+
+    Tables without the optional columns mean one lane, no lead, one variant
+    and no terminal value: exactly the model of the first release.
     """
 
     periods: list[str]
@@ -61,8 +93,16 @@ class AllocationData:
     intensity: pd.DataFrame
     plants: pd.DataFrame = field(default_factory=lambda: _empty(PLANT_COLUMNS))
     recipes: pd.DataFrame = field(default_factory=lambda: _empty(RECIPE_COLUMNS))
+    variants: pd.DataFrame = field(default_factory=lambda: _empty(VARIANT_COLUMNS))
 
     def __post_init__(self) -> None:
+        self.fill_defaults()
+
+    def fill_defaults(self) -> None:
+        """Check the columns and give optional ones (absent or blank) their defaults.
+
+        The model calls it again, since tests and what-ifs replace tables after construction.
+        """
         for name, columns in (
             ("materials", MATERIAL_COLUMNS),
             ("supply", SUPPLY_COLUMNS),
@@ -70,14 +110,74 @@ class AllocationData:
             ("recipes", RECIPE_COLUMNS),
             ("demand", DEMAND_COLUMNS),
             ("intensity", INTENSITY_COLUMNS),
+            ("variants", VARIANT_COLUMNS),
         ):
             frame = getattr(self, name)
             missing = [c for c in columns if c not in frame.columns]
             if missing:
                 raise ValueError(f"{name} table lacks columns {missing}")
-            setattr(self, name, frame.reset_index(drop=True))
+            frame = frame.reset_index(drop=True)
+            for column, default in OPTIONAL_DEFAULTS.get(name, {}).items():
+                if column not in frame.columns:
+                    frame = frame.assign(**{column: default})
+                elif frame[column].isna().any():
+                    frame = frame.assign(**{column: frame[column].fillna(default)})
+            setattr(self, name, frame)
 
     @property
-    def licensed_capacity(self) -> pd.Series:
-        """capacity * approval per supply row [t/period]."""
-        return self.supply["capacity"] * self.supply["approval"]
+    def lanes(self) -> list[str]:
+        """Lanes l of the products, in order of first appearance (one lane at least)."""
+        lanes = list(dict.fromkeys(self.demand["lane"]))
+        return lanes or [DEFAULT_LANE]
+
+    def pool_lanes(self) -> dict[str, list[str]]:
+        """Lanes that each material reaches (design 4): one pool (m, t, l) per lane l."""
+        return pool_lanes(
+            list(self.materials["material"]),
+            self.demand,
+            self.intensity,
+            self.plants,
+            self.recipes,
+        )
+
+
+def lane_name(end_use: str, market: str) -> str:
+    """The id of lane (end_use, market): `defence/US`, or `civil` for the unspecified market."""
+    return end_use if market == ANY_MARKET else f"{end_use}/{market}"
+
+
+def pool_lanes(
+    materials: list[str],
+    demand: pd.DataFrame,
+    intensity: pd.DataFrame,
+    plants: pd.DataFrame,
+    recipes: pd.DataFrame,
+) -> dict[str, list[str]]:
+    """Lanes that each material reaches, in lane order (design 4).
+
+    Material m reaches lane l when a product of l uses it (in any variant) or a
+    plant whose output reaches l takes it as an input. A material that reaches no
+    lane keeps one pool: in the one lane when there is one, else in `OWN_LANE`.
+    """
+    lanes = list(dict.fromkeys(demand["lane"])) or [DEFAULT_LANE]
+    reach: dict[str, set[str]] = {m: set() for m in materials}
+    used = intensity[["product", "material"]].merge(
+        demand[["product", "lane"]].drop_duplicates(), on="product"
+    )
+    for material, lane in zip(used["material"], used["lane"], strict=True):
+        reach.setdefault(material, set()).add(lane)
+    inputs: dict[str, set[str]] = defaultdict(set)
+    outputs = dict(zip(plants["plant"], plants["output"], strict=True))
+    for plant, material in zip(recipes["plant"], recipes["input"], strict=True):
+        if plant in outputs:
+            inputs[outputs[plant]].add(material)
+    changed = True
+    while changed:  # inputs of plants reach every lane their output reaches
+        changed = False
+        for output, needed in inputs.items():
+            for material in needed:
+                before = len(reach.setdefault(material, set()))
+                reach[material] |= reach.get(output, set())
+                changed |= len(reach[material]) != before
+    own = lanes[0] if len(lanes) == 1 else OWN_LANE
+    return {m: [lane for lane in lanes if lane in r] or [own] for m, r in reach.items()}

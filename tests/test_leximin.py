@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import highspy
 import numpy as np
 import pandas as pd
@@ -17,6 +20,7 @@ from models import leximin as leximin_module
 from models.allocation import Solution
 from models.data import DEMAND_COLUMNS
 from models.robust import RETRIES
+from tests import workbooks
 from tests.leximin_reference import leximin_levels, priority_optimum
 
 TOL = 1e-6
@@ -373,8 +377,13 @@ def test_priority_mode_is_the_lexicographic_optimum(data: AllocationData):
 
 # ------------------------------------------------------------------ reference workbook
 def reference_with_dy_ox_approval(approval: float) -> AllocationData:
-    """The shipped reference workbook with CN-MOFCOM's civil DY_OX approval set."""
-    data = to_model_data(load_valid_workbook(REFERENCE_WORKBOOK))
+    """The shipped reference workbook with CN-MOFCOM's civil DY_OX approval set.
+
+    Without its lanes (issue 12): `leximin_reference` states the first release's LP.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = workbooks.without_new_inputs(REFERENCE_WORKBOOK, Path(folder) / "ref.xlsx")
+        data = to_model_data(load_valid_workbook(path))
     licensed = (data.supply["material"] == "DY_OX") & (data.supply["approval"] < 1)
     assert licensed.any() and np.allclose(data.supply.loc[licensed, "approval"], 0.35)
     data.supply.loc[licensed, "approval"] = approval

@@ -27,6 +27,7 @@ from exposure.tables import to_model_data
 from exposure.workbook.reader import ROW
 from exposure.workbook.validate import load_valid_workbook
 from models import AllocationData, SolveStatus, build_model
+from models.data import DEFAULT_LANE
 from tests import workbooks
 
 
@@ -71,7 +72,7 @@ def solve_cold_with_extra_tonne(
         return solve_cold(changed, objective)
     model = build_model(data, objective)  # type: ignore[arg-type]
     rhs = model.numbers.balance_rhs.copy()
-    rhs[model.structure.stock_keys.index((material, period))] -= 1.0
+    rhs[model.structure.stock_keys.index((material, period, DEFAULT_LANE))] -= 1.0
     model.set_balance_rhs(rhs)
     solution = model.solve()  # the first solve of this model: nothing to warm-start from
     assert solution.status is SolveStatus.OPTIMAL

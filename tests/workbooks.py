@@ -10,6 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 from openpyxl import Workbook
 
 Sheets = dict[str, list[list[Any]]]
@@ -80,3 +81,27 @@ def variant(**changes: list[list[Any]] | None) -> Sheets:
         else:
             sheets[name] = rows
     return sheets
+
+
+NEW_COLUMNS = ("end_use", "market", "lead_periods", "variant", "terminal_value")
+
+
+def without_new_inputs(path: Path, out: Path) -> Path:
+    """A copy of `path` without the sheets, columns and lane-specific rows of issue 12."""
+    book = openpyxl.load_workbook(path)
+    for name in ("Restrictions", "Variants"):
+        if name in book.sheetnames:
+            del book[name]
+    for ws in book.worksheets:
+        header = [c.value for c in ws[1]]
+        if "end_use" in header and ws.title == "Licences":
+            column = header.index("end_use") + 1
+            for row in range(ws.max_row, 1, -1):
+                if ws.cell(row, column).value not in (None, ""):
+                    ws.delete_rows(row)
+        for column in sorted(
+            (i + 1 for i, h in enumerate(header) if h in NEW_COLUMNS), reverse=True
+        ):
+            ws.delete_cols(column)
+    book.save(out)
+    return out

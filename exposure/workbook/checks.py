@@ -15,6 +15,7 @@ import pandas as pd
 from exposure.issues import IssueLog
 from exposure.workbook.reader import ROW, RawWorkbook, closest
 from exposure.workbook.schema import SHEETS_BY_NAME
+from models.data import ANY_MARKET, DEFAULT_END_USE, STANDARD
 
 DEFAULT_PERIOD = "base"
 
@@ -72,7 +73,7 @@ def duplicate_keys(book: RawWorkbook, log: IssueLog) -> None:
         frame = table.frame
         complete = frame[key[0]].notna()
         for column in key:
-            if column != "period":
+            if table.spec.column(column).required:  # blank period, end_use... are values
                 complete &= frame[column].notna()
         seen: dict[tuple, int] = {}
         for _, record in frame[complete].iterrows():
@@ -229,6 +230,140 @@ def material_has_supply(book: RawWorkbook, log: IssueLog) -> None:
             **table.cell("material", record[ROW]),
             value=material,
             hint="every unit that needs it will be lost; add a Supply row if that is wrong",
+        )
+
+
+def lane_values(book: RawWorkbook) -> tuple[set[str], set[str]]:
+    """End uses (Sectors, blank = civil) and markets (Demand, blank = *) of the lanes."""
+    end_uses = {u or DEFAULT_END_USE for u in book.frame("Sectors")["end_use"]}
+    markets = {d or ANY_MARKET for d in book.frame("Demand")["market"]}
+    return end_uses | {DEFAULT_END_USE}, markets | {ANY_MARKET}
+
+
+@check
+def lane_cells_known(book: RawWorkbook, log: IssueLog) -> None:
+    """Licences and Restrictions may name only end uses and markets that some lane has."""
+    end_uses, markets = lane_values(book)
+    for name in ("Licences", "Restrictions"):
+        if name not in book.tables:
+            continue
+        table = book.tables[name]
+        for column, known, where in (
+            ("end_use", end_uses, "the end_use column of Sectors"),
+            ("market", markets, "the market column of Demand"),
+        ):
+            for value, row in zip(table.frame[column], table.frame[ROW], strict=True):
+                if value is None or value in known:
+                    continue
+                guess = closest(value, sorted(known))
+                log.add_error(
+                    "unknown-lane",
+                    f"{column} '{value}' is not a lane of this workbook",
+                    **table.cell(column, row),
+                    value=value,
+                    hint=f"did you mean '{guess}'?" if guess else f"it must appear in {where}",
+                )
+
+
+@check
+def licence_rows_do_not_tie(book: RawWorkbook, log: IssueLog) -> None:
+    """Two Licences rows that name as much of a lane as each other is a tie (design 3a).
+
+    Rows naming both cells, or neither, tie only when they repeat a key, which
+    `duplicate_keys` reports; so the ties left are one row naming only the end use
+    and one naming only the market, both matching a lane that Demand has.
+    """
+    if "Licences" not in book.tables:
+        return
+    table = book.tables["Licences"]
+    sector_frame, demand = book.frame("Sectors"), book.frame("Demand")
+    sectors = dict(zip(sector_frame["sector"], sector_frame["end_use"], strict=True))
+    lanes = {
+        (sectors.get(k) or DEFAULT_END_USE, d or ANY_MARKET)
+        for k, d in zip(demand["sector"], demand["market"], strict=True)
+    }
+    records = table.frame.to_dict("records")
+    only_end_use = [r for r in records if r["end_use"] is not None and r["market"] is None]
+    only_market = [r for r in records if r["end_use"] is None and r["market"] is not None]
+    for a in only_end_use:
+        for b in only_market:
+            same = (a["regime"], a["material"], a["period"]) == (
+                b["regime"],
+                b["material"],
+                b["period"],
+            )
+            if same and (a["end_use"], b["market"]) in lanes:
+                first, second = sorted((a, b), key=lambda r: r[ROW])
+                other = table.cell("end_use" if second is b else "market", first[ROW])
+                log.add_error(
+                    "licence-tie",
+                    f"rows {first[ROW]} and {second[ROW]} both apply to lane "
+                    f"{a['end_use']}/{b['market']} with equal precedence",
+                    **table.cell("market" if second is b else "end_use", second[ROW]),
+                    value=f"{a['end_use']}/{b['market']}",
+                    hint=f"add a row naming both end_use {a['end_use']} and market "
+                    f"{b['market']}, or remove one of rows {first[ROW]} and {second[ROW]} "
+                    f"(the other is {other['sheet']} row {first[ROW]})",
+                )
+
+
+@check
+def restriction_origin_known(book: RawWorkbook, log: IssueLog) -> None:
+    if "Restrictions" not in book.tables:
+        return
+    table = book.tables["Restrictions"]
+    countries = set(book.frame("Sources")["country"]) | set(book.frame("Plants")["country"])
+    countries.discard(None)
+    for origin, row in zip(table.frame["origin"], table.frame[ROW], strict=True):
+        if origin is None or origin in countries:
+            continue
+        guess = closest(origin, sorted(countries))
+        log.add_error(
+            "unknown-origin",
+            f"origin '{origin}' is the country of no source or plant",
+            **table.cell("origin", row),
+            value=origin,
+            hint=f"did you mean '{guess}'?" if guess else "use a country of the Sources sheet",
+        )
+
+
+@check
+def variant_has_row(book: RawWorkbook, log: IssueLog) -> None:
+    """A variant other than standard needs a Variants row (its cost and share)."""
+    if "Intensity" not in book.tables:
+        return
+    table = book.tables["Intensity"]
+    declared = set(
+        zip(book.frame("Variants")["product"], book.frame("Variants")["variant"], strict=True)
+    )
+    reported = set()
+    for _, record in table.frame.iterrows():
+        key = (record["product"], record["variant"])
+        if record["variant"] in (None, STANDARD) or key in declared or key in reported:
+            continue
+        reported.add(key)
+        log.add_error(
+            "variant-without-row",
+            f"variant '{record['variant']}' of product '{record['product']}' has no Variants row",
+            **table.cell("variant", record[ROW]),
+            value=record["variant"],
+            hint="add a Variants row with its extra_cost_per_unit and max_share",
+        )
+    if "Variants" not in book.tables:
+        return
+    intensity = book.frame("Intensity")
+    with_rows = set(zip(intensity["product"], intensity["variant"], strict=True))
+    variants = book.tables["Variants"]
+    for _, record in variants.frame.iterrows():
+        key = (record["product"], record["variant"])
+        if record["variant"] is None or record["variant"] == STANDARD or key in with_rows:
+            continue
+        log.add_warning(
+            "variant-without-intensity",
+            f"variant '{record['variant']}' of '{record['product']}' has no Intensity rows",
+            **variants.cell("variant", record[ROW]),
+            value=record["variant"],
+            hint="a variant without a bill of material needs no material: is that meant?",
         )
 
 

@@ -77,6 +77,18 @@ class SheetSpec:
         return tuple(c.name for c in self.columns)
 
 
+END_USE = Column(
+    "end_use",
+    "id",
+    "End use of the lane, e.g. civil or defence (blank = civil on Sectors, every end use "
+    "elsewhere).",
+)
+MARKET = Column(
+    "market",
+    "id",
+    "Market (destination) of the lane, e.g. US; * = unspecified (blank = unspecified on "
+    "Demand, every market elsewhere).",
+)
 PERIOD = Column(
     "period",
     "id",
@@ -106,6 +118,13 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("initial_stock", "quantity", "Stock at the start.", "t", default=0.0),
             Column("min_stock", "quantity", "Safety stock (soft).", "t", default=0.0),
             Column("holding_cost", "money", "Cost of holding.", "USD/t/period", default=0.0),
+            Column(
+                "terminal_value",
+                "money",
+                "Value of stock left after the last period.",
+                "USD/t",
+                default=0.0,
+            ),
         ),
         key=("material",),
     ),
@@ -137,8 +156,18 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("approval_rate", "rate", "Share of capacity licensed.", "0-1", required=True),
             Column("approval_low", "rate", "Low end for stress draws.", "0-1"),
             Column("approval_high", "rate", "High end for stress draws.", "0-1"),
+            END_USE,
+            MARKET,
+            Column(
+                "lead_periods",
+                "quantity",
+                "Licensing delay: tonnes arrive this many periods after dispatch "
+                "(fractions split over two periods).",
+                "periods",
+                default=0.0,
+            ),
         ),
-        key=("regime", "material", "period"),
+        key=("regime", "material", "period", "end_use", "market"),
         required=False,
         period_column=True,
     ),
@@ -199,6 +228,7 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("name", "text", "Display name."),
             Column("min_service", "rate", "Minimum share of units built (soft).", "0-1", default=0),
             Column("weight", "weight", "Fair-mode weight (2 = half the shortfall).", default=1.0),
+            Column("end_use", "id", "End use of its products, e.g. defence (blank = civil)."),
         ),
         key=("sector",),
     ),
@@ -211,8 +241,9 @@ SHEETS: tuple[SheetSpec, ...] = (
             PERIOD,
             Column("units", "quantity", "Units wanted.", "units/period", required=True),
             Column("value_per_unit", "money", "Value lost per unit not built.", "USD", True),
+            Column("market", "id", "Market the units are for, e.g. US (blank = unspecified)."),
         ),
-        key=("sector", "product", "period"),
+        key=("sector", "product", "market", "period"),
         period_column=True,
     ),
     SheetSpec(
@@ -222,8 +253,49 @@ SHEETS: tuple[SheetSpec, ...] = (
             Column("product", "id", "Product id.", required=True, refers_to="Demand"),
             Column("material", "id", "Material id.", required=True, refers_to="Materials"),
             Column("kg_per_unit", "quantity", "Material per unit.", "kg/unit", required=True),
+            Column("variant", "id", "Bill of material this row belongs to (blank = standard)."),
         ),
-        key=("product", "material"),
+        key=("product", "material", "variant"),
+    ),
+    SheetSpec(
+        "Variants",
+        "Alternative bills of material (substitution), e.g. gbd magnets with less Dy.",
+        (
+            Column("product", "id", "Product id.", required=True, refers_to="Demand"),
+            Column("variant", "id", "Variant id, as on the Intensity sheet.", required=True),
+            Column(
+                "extra_cost_per_unit",
+                "money",
+                "Extra cost of a unit built this way.",
+                "USD",
+                default=0.0,
+            ),
+            Column(
+                "max_share",
+                "rate",
+                "Most of the product's units (per market and period) built this way.",
+                "0-1",
+                default=1.0,
+            ),
+            Column("note", "text", "Why."),
+        ),
+        key=("product", "variant"),
+        required=False,
+    ),
+    SheetSpec(
+        "Restrictions",
+        "Origin bans: material of this origin may not be dispatched into the lanes matched.",
+        (
+            Column("material", "id", "Material id.", required=True, refers_to="Materials"),
+            Column("origin", "id", "Country of the source or plant (ISO code).", required=True),
+            END_USE,
+            MARKET,
+            Column("from_period", "id", "First period (blank = the first).", refers_to="Periods"),
+            Column("to_period", "id", "Last period (blank = the last).", refers_to="Periods"),
+            Column("note", "text", "Why, e.g. the rule's name."),
+        ),
+        key=(),
+        required=False,
     ),
     SheetSpec(
         "Scenarios",
