@@ -141,7 +141,10 @@ def lane_table(products: pd.DataFrame, supply: pd.DataFrame, plants: pd.DataFram
         .rename(columns={"in_licensing": "made_in_licensing"}),
     ]
     for flow in flows:
-        table = table.join(flow, on=["lane", "period"])
+        if flow.empty:  # nothing bought or made: its keys have no type to join on
+            table = table.assign(**dict.fromkeys(flow.columns, 0.0))
+        else:
+            table = table.join(flow, on=["lane", "period"])
     table = table.fillna(0.0)
     table["in_licensing"] += table.pop("made_in_licensing")
     return table.rename(columns={"buy": "tonnes_bought", "make": "tonnes_made"})

@@ -78,7 +78,10 @@ def product_use(solution: Solution, data: AllocationData) -> pd.DataFrame:
         by_variant = products.assign(variant=STANDARD)
     lane = ["lane"] if "lane" in by_variant else []
     intensity = data.intensity[["product", "material", "variant", "kg_per_unit"]]
-    use = by_variant[[*keys, *lane, "variant", "built"]].merge(intensity, on=["product", "variant"])
+    rows = by_variant[[*keys, *lane, "variant", "built"]]
+    if rows.empty or intensity.empty:  # nothing built or no bill: merge keys may be untyped
+        rows, intensity = rows.astype({"variant": object}), intensity.astype({"variant": object})
+    use = rows.merge(intensity, on=["product", "variant"])
     use["tonnes"] = use["kg_per_unit"] / 1000.0 * use["built"]
     if not lane:
         use["lane"] = DEFAULT_LANE

@@ -127,6 +127,14 @@ class Resolver:
         self.supply_limit = model.numbers.supply_limit.copy()
         self.plant_limit = model.numbers.plant_limit.copy()
         self.balance_rhs = model.numbers.balance_rhs.copy()
+        # With several lanes a source's (or plant's) lane rows share one capacity row.
+        self.shared_supply = model.numbers.supply_capacity.copy()
+        self.shared_plant = model.numbers.plant_capacity.copy()
+        structure = model.structure
+        self.supply_groups = [list(map(int, g)) for g in structure.supply_groups]
+        self.plant_groups = [list(map(int, g)) for g in structure.plant_groups]
+        self.supply_group_of = {r: g for g, rows in enumerate(self.supply_groups) for r in rows}
+        self.plant_group_of = {r: g for g, rows in enumerate(self.plant_groups) for r in rows}
         data = model.data
         self.supply_capacity = data.supply["capacity"].to_numpy(float)
         self.plant_capacity = data.plants["capacity"].to_numpy(float)
@@ -214,6 +222,7 @@ class Resolver:
             outcome = self.model.solve_quick()
         finally:
             self.model.set_licensed_capacity(self.supply_limit, self.plant_limit)
+            self.model.set_shared_capacity(self.shared_supply, self.shared_plant)
             self.model.set_balance_rhs(self.balance_rhs)
         if not outcome.status.ok:
             return Change(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
@@ -268,12 +277,37 @@ class Resolver:
     def raise_capacity(
         self, supply_rows: np.ndarray, plant_rows: np.ndarray, fraction: float = CAPACITY_STEP
     ) -> Change:
-        """+`fraction` of the licensed capacity of the given supply and plant rows."""
+        """+`fraction` of the capacity of the given supply and plant rows.
+
+        A source's capacity is shared by its lanes: every lane row of it and the shared
+        capacity row move together, as they would if the Supply cell were raised.
+        """
+        supply_groups = sorted({self.supply_group_of.get(int(r)) for r in supply_rows} - {None})
+        plant_groups = sorted({self.plant_group_of.get(int(r)) for r in plant_rows} - {None})
+        supply_rows = np.union1d(
+            np.asarray(supply_rows, dtype=int),
+            [r for g in supply_groups for r in self.supply_groups[g]],
+        ).astype(int)
+        plant_rows = np.union1d(
+            np.asarray(plant_rows, dtype=int),
+            [r for g in plant_groups for r in self.plant_groups[g]],
+        ).astype(int)
         supply = self.supply_limit.copy()
         plants = self.plant_limit.copy()
         supply[supply_rows] *= 1 + fraction
         plants[plant_rows] *= 1 + fraction
-        return self.with_limits(supply, plants)
+        if not supply_groups and not plant_groups:
+            return self.with_limits(supply, plants)
+        shared_supply = self.shared_supply.copy()
+        shared_plant = self.shared_plant.copy()
+        shared_supply[supply_groups] *= 1 + fraction
+        shared_plant[plant_groups] *= 1 + fraction
+        key = ("capacity", tuple(supply_rows), tuple(plant_rows), fraction)
+        if key not in self._memo:
+            self.model.set_licensed_capacity(supply, plants)
+            self.model.set_shared_capacity(shared_supply, shared_plant)
+            self._memo[key] = self._solve()
+        return self._memo[key]
 
     def add_tonne(self, stock_position: int, tonnes: float = 1.0) -> Change:
         """`tonnes` more of one material arriving in one period (balance row of stock key)."""

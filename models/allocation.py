@@ -775,6 +775,23 @@ class AllocationModel:
             self._change_upper("make", self.numbers.plant_limit, plant_limit)
             self.numbers.plant_limit = plant_limit
 
+    def set_shared_capacity(
+        self, supply_capacity: np.ndarray | None = None, plant_capacity: np.ndarray | None = None
+    ) -> None:
+        """Change only the capacities [t] that the lanes of a source or plant share (rows)."""
+        if supply_capacity is not None:
+            supply_capacity = np.asarray(supply_capacity, dtype=float)
+            self._change_rows(
+                "supply_capacity", self.numbers.supply_capacity, supply_capacity, upper=True
+            )
+            self.numbers.supply_capacity = supply_capacity
+        if plant_capacity is not None:
+            plant_capacity = np.asarray(plant_capacity, dtype=float)
+            self._change_rows(
+                "plant_capacity", self.numbers.plant_capacity, plant_capacity, upper=True
+            )
+            self.numbers.plant_capacity = plant_capacity
+
     def set_balance_rhs(self, balance_rhs: np.ndarray) -> None:
         """Change only the right-hand sides of the balance rows [t], one per stock key.
 

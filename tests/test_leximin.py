@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import highspy
 import numpy as np
 import pandas as pd
@@ -12,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exposure.pipeline import REFERENCE_WORKBOOK
 from exposure.tables import to_model_data
 from exposure.workbook.validate import load_valid_workbook
 from models import AllocationData, SolveStatus, build_model
@@ -376,16 +372,16 @@ def test_priority_mode_is_the_lexicographic_optimum(data: AllocationData):
 
 
 # ------------------------------------------------------------------ reference workbook
-def reference_with_dy_ox_approval(approval: float) -> AllocationData:
-    """The shipped reference workbook with CN-MOFCOM's civil DY_OX approval set.
+def reference_with_sm_ox_approval(approval: float) -> AllocationData:
+    """The first edition of the reference with CN-MOFCOM's SM_OX approval (Licences!D4) set.
 
-    Without its lanes (issue 12): `leximin_reference` states the first release's LP.
+    Issue 11's acceptance case: fair mode with D4 at 0.04 must lose no more than at 0.03 by
+    the leximin order. The first edition has no lanes, so `leximin_reference` (the first
+    release's LP) states it.
     """
-    with tempfile.TemporaryDirectory() as folder:
-        path = workbooks.without_new_inputs(REFERENCE_WORKBOOK, Path(folder) / "ref.xlsx")
-        data = to_model_data(load_valid_workbook(path))
-    licensed = (data.supply["material"] == "DY_OX") & (data.supply["approval"] < 1)
-    assert licensed.any() and np.allclose(data.supply.loc[licensed, "approval"], 0.35)
+    data = to_model_data(load_valid_workbook(workbooks.REFERENCE_FIRST_EDITION))
+    licensed = (data.supply["material"] == "SM_OX") & (data.supply["approval"] < 1)
+    assert licensed.any() and np.allclose(data.supply.loc[licensed, "approval"], 0.03)
     data.supply.loc[licensed, "approval"] = approval
     return data
 
@@ -395,9 +391,9 @@ def lost_value(solution: Solution) -> float:
     return float(((p["units"] - p["built"]) * p["value_per_unit"]).sum())
 
 
-def test_reference_fair_mode_is_no_worse_with_more_dy_ox():
-    low = reference_with_dy_ox_approval(0.35)
-    high = reference_with_dy_ox_approval(0.36)
+def test_reference_fair_mode_is_no_worse_with_more_sm_ox():
+    low = reference_with_sm_ox_approval(0.03)
+    high = reference_with_sm_ox_approval(0.04)
     at_low = build_model(low, "fair").solve()
     at_high = build_model(high, "fair").solve()
     assert at_low.status.ok and at_high.status.ok
@@ -410,7 +406,7 @@ def test_reference_fair_mode_is_no_worse_with_more_dy_ox():
 
 
 def test_reference_priority_mode_is_the_lexicographic_optimum():
-    data = reference_with_dy_ox_approval(0.35)
+    data = reference_with_sm_ox_approval(0.03)
     solution = build_model(data).solve()
     violation, cost = priority_optimum(data)
     assert solution.violation == pytest.approx(violation, abs=1e-7)

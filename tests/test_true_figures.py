@@ -14,6 +14,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,10 +22,8 @@ from hypothesis import strategies as st
 
 from exposure.analytics import compute_exposure
 from exposure.pipeline import run_workbook
-from exposure.scenarios import Edit, apply_edits
 from exposure.sensitivity import RESOLVE_METHOD
 from exposure.tables import to_model_data
-from exposure.workbook.reader import ROW
 from exposure.workbook.validate import load_valid_workbook
 from models import AllocationData, SolveStatus, build_model
 from models.data import DEFAULT_LANE
@@ -128,7 +127,7 @@ def test_plus_one_point_goes_to_the_floor_first_and_says_so(tmp_path: Path):
 
 # ------------------------------------------------------------- the reference
 @pytest.mark.slow
-def test_reference_lever_is_confirmed_by_a_plus_one_point_whatif():
+def test_reference_lever_is_confirmed_by_a_plus_one_point_whatif(tmp_path: Path):
     run = run_workbook(workbooks.REFERENCE)
     levers = run.exposure.licence_levers
     assert levers is not None and not levers.empty
@@ -139,17 +138,13 @@ def test_reference_lever_is_confirmed_by_a_plus_one_point_whatif():
     named = [r for r in levers.itertuples() if f"({r.approval_cell})" in sentence]
     assert len(named) == 1
     lever = named[0]
-    # The what-if a planner would run: add 0.01 to that cell, re-solve from scratch.
-    book = load_valid_workbook(workbooks.REFERENCE)
-    licences = book.frame("Licences")
-    row = int(lever.approval_cell.split("!D")[1])
-    match = licences[licences[ROW] == row]
-    assert len(match) == 1
-    record = match.iloc[0]
-    conditions = (("regime", record["regime"]), ("material", record["material"]))
-    edit = Edit("plus_1pp", "Licences", "approval_rate", conditions, "add", 0.01, None, 0)
-    changed, _ = apply_edits(book, [edit])
-    raised = solve_cold(to_model_data(changed))
+    # What a planner would do: add 0.01 to that cell of the workbook and run it again.
+    sheet, cell = lever.approval_cell.split("!")
+    book = openpyxl.load_workbook(workbooks.REFERENCE)
+    book[sheet][cell] = float(book[sheet][cell].value) + 0.01
+    edited = tmp_path / "plus-1pp.xlsx"
+    book.save(edited)
+    raised = solve_cold(to_model_data(load_valid_workbook(edited)))
     base = (run.solution.objective_value, run.solution.violation)
     assert lever.value_of_1pp == pytest.approx(base[0] - raised[0], rel=1e-6)
     assert lever.penalty_change_1pp == pytest.approx(base[1] - raised[1], abs=1e-7)
@@ -274,3 +269,32 @@ def test_priority_mode_figures_equal_re_solves(data: AllocationData):
 @given(instances())
 def test_fair_mode_figures_equal_re_solves(data: AllocationData):
     assert_figures_are_re_solves(data, "fair")
+
+
+def test_capacity_relief_with_lanes_equals_a_cold_re_solve(tmp_path: Path):
+    # Civil and defence lanes share AU's 5 t (and CN's 10 t); +1% of a capacity moves the
+    # source's capacity, shared by its lanes, as raising its Supply cell would.
+    from tests.test_lanes import _defence_sectors, _solve
+
+    sheets = workbooks.variant(
+        Sectors=_defence_sectors(),
+        Licences=[
+            ["regime", "material", "period", "approval_rate", "end_use"],
+            ["CN", "DY", None, 0.3, None],
+            ["CN", "DY", None, 0.0, "defence"],
+        ],
+        Supply=[
+            ["source", "material", "period", "capacity", "unit_cost"],
+            ["CNX", "DY", None, 10, 50],
+            ["AUS", "DY", None, 5, 100],
+        ],
+    )
+    data, model, solution = _solve(sheets, tmp_path)
+    assert data.supply["lane"].nunique() == 2  # the relief really crosses lanes
+    binding = compute_exposure(solution, data, model).binding.set_index("item")
+    relief = binding.loc["DY supply from AUS", "value_of_relief"]
+    raised = copy.deepcopy(data)
+    raised.supply.loc[raised.supply["source"] == "AUS", "capacity"] *= 1.01
+    cold = build_model(raised).solve().objective_value
+    assert relief == pytest.approx(solution.objective_value - cold, abs=1e-6)
+    assert relief > 0

@@ -16,6 +16,9 @@ from openpyxl import Workbook
 Sheets = dict[str, list[list[Any]]]
 
 REFERENCE = Path(__file__).resolve().parent.parent / "inputs" / "reference.xlsx"
+# The first edition of the reference (before lanes, as shipped at commit 0819fb1), kept as a
+# fixture: the "old workbook, old LP" and first-edition acceptance tests are pinned to it.
+REFERENCE_FIRST_EDITION = Path(__file__).resolve().parent / "data" / "reference-first-edition.xlsx"
 
 
 def tiny() -> Sheets:

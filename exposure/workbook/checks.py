@@ -248,10 +248,15 @@ def lane_cells_known(book: RawWorkbook, log: IssueLog) -> None:
         if name not in book.tables:
             continue
         table = book.tables[name]
-        for column, known, where in (
-            ("end_use", end_uses, "the end_use column of Sectors"),
-            ("market", markets, "the market column of Demand"),
+        for column, known, where, source in (
+            ("end_use", end_uses, "the end_use column of Sectors", "Sectors"),
+            ("market", markets, "the market column of Demand", "Demand"),
         ):
+            named = table.frame[column].notna().sum()
+            # The lanes are read off Sectors and Demand: if one could not be read, its own
+            # error says so, and these cells are counted on it instead of repeated.
+            if named and skip_unread(book, [source], int(named)):
+                continue
             for value, row in zip(table.frame[column], table.frame[ROW], strict=True):
                 if value is None or value in known:
                     continue
