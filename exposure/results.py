@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -273,6 +274,10 @@ def write_results(
     )
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
 def write_full_tables(
     folder: Path, exposure: Exposure, run: dict[str, object], issues: list[Issue]
 ) -> list[Path]:
@@ -284,6 +289,6 @@ def write_full_tables(
     written = []
     for sheet in result_sheets(exposure, run, issues):
         target = Path(folder) / f"{sheet.name}.csv"
-        write_atomically(target, lambda temporary, s=sheet: s.frame.to_csv(temporary, index=False))
+        write_atomically(target, partial(_write_csv, sheet.frame))
         written.append(target)
     return written

@@ -282,8 +282,12 @@ class Resolver:
         A source's capacity is shared by its lanes: every lane row of it and the shared
         capacity row move together, as they would if the Supply cell were raised.
         """
-        supply_groups = sorted({self.supply_group_of.get(int(r)) for r in supply_rows} - {None})
-        plant_groups = sorted({self.plant_group_of.get(int(r)) for r in plant_rows} - {None})
+        supply_groups = sorted(
+            {self.supply_group_of[int(r)] for r in supply_rows if int(r) in self.supply_group_of}
+        )
+        plant_groups = sorted(
+            {self.plant_group_of[int(r)] for r in plant_rows if int(r) in self.plant_group_of}
+        )
         supply_rows = np.union1d(
             np.asarray(supply_rows, dtype=int),
             [r for g in supply_groups for r in self.supply_groups[g]],

@@ -21,7 +21,7 @@ from functools import cache
 import pandas as pd
 
 from models.allocation import Solution
-from models.data import AllocationData
+from models.data import DEFAULT_LANE, AllocationData
 
 TOLERANCE = 1e-6
 MAX_DEPTH = 4
@@ -124,7 +124,7 @@ def why_short_table(
     rows = []
     short = products[products["lost_units"] > TOLERANCE * (1 + products["units"])]
     for record in short.itertuples():
-        lane = getattr(record, "lane", None)
+        lane = str(getattr(record, "lane", DEFAULT_LANE))
         for material in uses.get(record.product, []):
             if not scarce(material, record.period, lane):
                 continue

@@ -692,7 +692,7 @@ class AllocationModel:
         status = SolveStatus.OPTIMAL
         # In the optimistic probe an infeasible cap is an expected answer, not trouble.
         probe = violation_cap is not None
-        if probe:
+        if violation_cap is not None:
             self._hold_violation(phases, violation_cap)
 
         leximin: LeximinOutcome | None = None
@@ -934,7 +934,9 @@ class AllocationModel:
         for i, (product, period) in enumerate(s.service_floor_keys):
             soft_rows.append(("min_service", product, period, self.numbers.service_target[i]))
         soft = pd.DataFrame(soft_rows, columns=["constraint", "item", "period", "target"])
-        gaps = np.concatenate([values("stock_gap"), values("service_gap")]) if soft_rows else []
+        gaps: np.ndarray | list[float] = (
+            np.concatenate([values("stock_gap"), values("service_gap")]) if soft_rows else []
+        )
         soft["gap_share"] = gaps
         soft["shortfall"] = soft["gap_share"] * soft["target"]
 

@@ -395,7 +395,9 @@ def _write_rows(
         return
     xml = _RowXml(book, ws, first, len(columns))
     row_keyed = sheet.row_formats_from in columns
-    key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
+    key_index = (
+        columns.index(sheet.row_formats_from) if row_keyed and sheet.row_formats_from else -1
+    )
     dtypes = [frame.iloc[:, j].dtype for j in range(len(columns))]
     # Per column: plain numbers (the common, fast case) or anything (checked per cell);
     # a nullable integer column (pd.NA) is checked per cell.

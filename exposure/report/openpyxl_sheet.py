@@ -67,7 +67,9 @@ def write_sheet(ws: Worksheet, sheet: SheetData) -> None:
         for j, name in enumerate(columns):
             if frame[name].dtype.kind in "iuf":
                 widths[j] = column_number_width(frame[name], column_formats[j])
-    key_index = columns.index(sheet.row_formats_from) if row_keyed else -1
+    key_index = (
+        columns.index(sheet.row_formats_from) if row_keyed and sheet.row_formats_from else -1
+    )
     # Text is indented one step: it would otherwise touch a right-aligned number on its left.
     text_alignment = Alignment(horizontal="left", indent=1)
     wrap = Alignment(horizontal="left", indent=1, wrap_text=True, vertical="top")
