@@ -26,7 +26,7 @@ import openpyxl.xml
 from openpyxl.workbook.workbook import Workbook
 
 from exposure.errors import InputError
-from exposure.issues import Issue
+from exposure.issues import Issue, issue_type
 
 MAX_FILE_BYTES = 100 * 1024**2
 # openpyxl holds about 15 bytes of memory per byte of sheet XML: 256 MiB of parts is
@@ -50,6 +50,7 @@ ENCRYPTION_MARKERS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".e
 
 
 def _refuse(code: str, message: str, hint: str = "") -> InputError:
+    hint = hint or issue_type(code).hint
     return InputError([Issue(code=code, message=message, hint=hint)], summary=message)
 
 
