@@ -252,7 +252,7 @@ def _grid_sheet(
         if not body or col > len(body[0]):
             return [None] * len(body)
         index = col - 1
-        return [_from_calamine(row[index]) for row in body]
+        return [row[index] for row in body]
 
     return SheetCells(
         title=title,
@@ -264,8 +264,9 @@ def _grid_sheet(
     )
 
 
-def _from_calamine(value: Any) -> Any:
-    """A calamine value as openpyxl gives it: a date cell is a datetime, an empty one None."""
+def _as_openpyxl(value: Any) -> Any:
+    """A value as openpyxl gives it: calamine reads a date cell as a date, openpyxl as a
+    datetime (so messages and stored values are the same whichever engine read it)."""
     if type(value) is date:
         return datetime(value.year, value.month, value.day)
     return value
@@ -381,16 +382,23 @@ def _read_sheet(sheet: SheetCells, spec: SheetSpec, log: IssueLog) -> SheetTable
     raw = {name: sheet.column(col) for name, col in column_index.items()}
     blank = np.ones(len(sheet.rows), dtype=bool)
     for values in raw.values():
-        blank &= np.fromiter((_is_blank(v) for v in values), dtype=bool, count=len(values))
+        # inline rather than _is_blank: this runs for every cell of every table
+        blank &= np.array(
+            [v is None or (type(v) is str and (not v or v.isspace())) for v in values],
+            dtype=bool,
+        )
     kept = np.flatnonzero(~blank)
     rows = [sheet.rows[i] for i in kept]
 
+    # Issues from here on are put in row order at the end, as a row-by-row reader would
+    # give them: gaps, then each column's problems (columns are parsed one at a time).
+    cell_log = IssueLog()
     # A row Excel saved empty has no cells at all, so look for gaps, not blank cells.
     previous = np.array([1, *rows[:-1]], dtype=np.int64)
     for i in np.flatnonzero(np.array(rows, dtype=np.int64) > previous + 1):
         first, last = int(previous[i]) + 1, rows[i] - 1
         span = f"row {first}" if first == last else f"rows {first}-{last}"
-        log.add_warning(
+        cell_log.add_warning(
             "blank-row",
             f"blank {span} inside the table; skipped",
             sheet=sheet.title,
@@ -407,8 +415,9 @@ def _read_sheet(sheet: SheetCells, spec: SheetSpec, log: IssueLog) -> SheetTable
             continue
         values = raw[column.name]
         data[column.name] = _parse_column(
-            [values[i] for i in kept], rows, column, col, sheet, covered, log
+            [values[i] for i in kept], rows, column, col, sheet, covered, cell_log
         )
+    log.issues.extend(sorted(cell_log.issues, key=lambda issue: issue.row or 0))  # stable
     data[ROW] = rows
     frame = pd.DataFrame(data, columns=[*spec.column_names, ROW])
     frame = frame.astype(object).where(frame.notna(), None)
@@ -484,6 +493,11 @@ def _parse_column(
     log: IssueLog,
 ) -> list[Any]:
     """Parse one table column: the fast path where it applies, `parse_cell` elsewhere."""
+    special = {r for r, c in sheet.formulas_without_values | covered if c == col}
+    if not special:
+        whole = _parse_whole_column(values, column)
+        if whole is not None:
+            return whole
     fast = _FAST_PARSERS.get(column.kind)
     if fast in (_fast_id, _fast_text):
         # One search over the whole column instead of one per cell: ASCII text is
@@ -491,7 +505,6 @@ def _parse_column(
         joined = "".join(v for v in values if type(v) is str)
         if joined.isascii() and not _CONTROL.search(joined):
             fast = _fast_plain_text
-    special = {r for r, c in sheet.formulas_without_values | covered if c == col}
     parsed: list[Any] = []
     for value, row in zip(values, rows, strict=True):
         if fast is not None and row not in special:
@@ -511,8 +524,43 @@ def _parse_column(
         elif (row, col) in covered:
             parsed.append(None)
         else:
-            parsed.append(parse_cell(value, column, log, where))
+            parsed.append(parse_cell(_as_openpyxl(value), column, log, where))
     return parsed
+
+
+_NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "quantity": (0.0, LARGEST_NUMBER),
+    "money": (0.0, LARGEST_NUMBER),
+    "rate": (0.0, 1.0),
+    "weight": (0.0, LARGEST_NUMBER),  # and above 0, see below
+    "number": (-LARGEST_NUMBER, LARGEST_NUMBER),
+}
+
+
+def _parse_whole_column(values: list[Any], column: Column) -> list[Any] | None:
+    """The parsed column when every value is the common, valid case; else None.
+
+    Whole-column operations in C (type sets, numpy, str.strip via map) instead of a
+    Python call per cell: the bulk of a 300k-column workbook goes this way.
+    """
+    kinds = set(map(type, values))
+    if column.kind in _NUMBER_RANGES and kinds <= {float, int} and kinds:
+        low, high = _NUMBER_RANGES[column.kind]
+        numbers = np.asarray(values, dtype=float)
+        valid = (numbers >= low) & (numbers <= high)
+        if column.kind == "weight":
+            valid &= numbers > 0
+        return numbers.tolist() if valid.all() else None
+    if column.kind in ("id", "text") and kinds == {str}:
+        joined = "".join(values)
+        if not joined.isascii() or _CONTROL.search(joined):
+            return None
+        stripped = list(map(str.strip, values))
+        found = set(stripped)
+        if "" in found or not _EXCEL_ERRORS.isdisjoint(found):
+            return None
+        return stripped
+    return None
 
 
 def _read_header(
