@@ -8,7 +8,7 @@ openpyxl by `calamine_refusal`), so the comparison is a real one.
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,7 @@ def test_table_starting_away_from_a1(tmp_path: Path):
     [
         (True, "not-a-number"),
         (time(10, 0), "not-a-number"),
+        (timedelta(hours=30), "not-a-number"),  # a duration, formatted [h]:mm:ss
         (datetime(2026, 1, 2), "not-a-number"),
         ("1,234.5", "not-a-number"),
         ("12", "number-as-text"),

@@ -3,6 +3,10 @@
 The reader never raises on bad content: it parses what it can, logs each
 problem in an IssueLog and leaves the cross-sheet rules to `checks`. Only an
 unreadable file (see `safe_open`) stops it.
+
+Cells are read by python-calamine, or by openpyxl when `safe_open.calamine_refusal`
+says calamine must not (and as the reference, `engine="openpyxl"`). Both fill the
+same `SheetCells`, so the tables, problems and places come from one piece of code.
 """
 
 from __future__ import annotations
