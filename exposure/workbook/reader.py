@@ -29,10 +29,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from exposure.issues import Issue, IssueLog
 from exposure.workbook.safe_open import (
-    calamine_refusal,
     check_container,
     has_formulas,
     open_workbook,
+    scan_for_calamine,
 )
 from exposure.workbook.schema import KNOWN_EXTRA_SHEETS, SHEETS, Column, SheetSpec
 
@@ -217,7 +217,8 @@ def _calamine_sheets(path: Path) -> list[SheetCells] | None:
     and for any failure of calamine itself: openpyxl then gives today's verdict.
     """
     check_container(path)
-    if calamine_refusal(path, max_columns=MAX_COLUMNS, max_rows=MAX_ROWS) is not None:
+    refusal, formulas = scan_for_calamine(path, max_columns=MAX_COLUMNS, max_rows=MAX_ROWS)
+    if refusal is not None:
         return None
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
@@ -240,7 +241,7 @@ def _calamine_sheets(path: Path) -> list[SheetCells] | None:
         raise
     except BaseException:  # CalamineError, and a Rust panic surfaces as a BaseException
         return None
-    if has_formulas(path):
+    if formulas:
         _mark_formulas_without_values(path, sheets)
     return sheets
 
