@@ -5,17 +5,26 @@
 
 For each size, `synthetic()` is written out as the input sheets a planner would
 fill in (Periods, Materials, Regimes, Licences, Sources, Supply, Plants, Recipes,
-Sectors, Demand, Intensity), then `check_workbook` reads and checks it once with
-each engine, in the same run, and both must report the same issues. Issue 14.
+Sectors, Demand, Intensity), then read and checked, in the same run:
+
+- before: the openpyxl reader and the checks as they were before issue 14
+  (exposure/workbook/checks.py of commit BEFORE, taken with `git show`);
+- openpyxl: the openpyxl reader with today's vectorised checks;
+- calamine: today's path.
+
+All three must report the same issues. Issue 14.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -29,6 +38,25 @@ from exposure.workbook.reader import read_workbook
 from models.data import AllocationData
 
 SEED = 20260101
+BEFORE = "a660967"  # the last commit before issue 14's reader and checks
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def checks_before() -> ModuleType | None:
+    """exposure/workbook/checks.py as it was at BEFORE (iterrows), or None without git."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{BEFORE}:exposure/workbook/checks.py"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = ModuleType("checks_before")
+    exec(compile(source, "checks_before.py", "exec"), module.__dict__)
+    return module
 
 
 def _none(value: Any) -> Any:
@@ -106,10 +134,10 @@ def write_input_workbook(data: AllocationData, path: Path) -> Path:
     return path
 
 
-def read_and_check(path: Path, engine: str) -> tuple[float, list[str]]:
+def read_and_check(path: Path, engine: str, checks: Any = None) -> tuple[float, list[str]]:
     start = time.perf_counter()
     book = read_workbook(path, engine=engine)  # type: ignore[arg-type]
-    run_checks(book)
+    (checks.run_checks if checks is not None else run_checks)(book)
     seconds = time.perf_counter() - start
     return seconds, [str(i) for i in book.log.issues]
 
@@ -118,21 +146,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     args = parser.parse_args(argv)
-    print("| LP columns | input rows | file MB | openpyxl s | calamine s | ratio |")
-    print("|---|---|---|---|---|---|")
+    old_checks = checks_before()
+    print(
+        "| LP columns | input rows | file MB | before s | openpyxl s | calamine s "
+        "| before / calamine | openpyxl / calamine |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             data = synthetic(size, seed=SEED)
             path = write_input_workbook(data, Path(folder) / f"input-{size}.xlsx")
             rows = sum(len(r) - 1 for r in input_sheets(data).values())
-            before, before_issues = read_and_check(path, "openpyxl")
+            before, before_issues = math.nan, None
+            if old_checks is not None:
+                before, before_issues = read_and_check(path, "openpyxl", old_checks)
+            reference, reference_issues = read_and_check(path, "openpyxl")
             after, after_issues = read_and_check(path, "calamine")
-            if before_issues != after_issues:
-                print(f"engines disagree at {size}:", before_issues[:5], after_issues[:5])
+            if after_issues != reference_issues or before_issues not in (None, after_issues):
+                print(f"the paths disagree at {size}:", reference_issues[:5], after_issues[:5])
                 return 1
             print(
                 f"| {lp_columns(data):,} | {rows:,} | {path.stat().st_size / 1024**2:.1f} "
-                f"| {before:.2f} | {after:.2f} | {before / after:.1f}x |",
+                f"| {before:.2f} | {reference:.2f} | {after:.2f} | {before / after:.1f}x "
+                f"| {reference / after:.1f}x |",
                 flush=True,
             )
     return 0
