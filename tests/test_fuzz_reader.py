@@ -115,3 +115,14 @@ def test_a_cell_stored_as_a_time_of_day_is_an_error_not_a_crash(
     assert issue.code == code
     assert issue.sheet == "Supply"
     assert "10:00:00" in str(issue)
+
+
+def test_junk_after_a_sheet_with_a_formula_is_refused_not_a_crash(tmp_path: Path):
+    """Found by bench/fuzz_reader.py: calamine read a sheet with a repeated root element,
+    then openpyxl's lazy formula pass raised a bare ParseError."""
+    edits = plain(
+        "reference",
+        cell_edits=(CellEdit(sheet=10, cell=39, kind="formula-str", text="-700000"),),
+        xml_edits=(XmlEdit(kind="repeat-element", part=39, at=259, payload=b""),),
+    )
+    assert run_one(edits, tmp_path / "junk.xlsx") in ("refused", "invalid", "valid")
