@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests import workbooks
+
+# With python-calamine installed (the input reader), pandas warns that its default xlsx
+# reader will become calamine; tests read results back with openpyxl, as they always have.
+pd.set_option("io.excel.xlsx.reader", "openpyxl")
 
 
 @pytest.fixture

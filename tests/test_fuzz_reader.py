@@ -162,3 +162,14 @@ def test_a_damaged_worksheet_part_nothing_refers_to_is_a_corrupt_file(tmp_path: 
     with pytest.raises(InputError) as caught:
         check_workbook(path)
     assert [i.code for i in caught.value.issues] == ["corrupt-file"]
+
+
+def test_junk_after_a_sheet_with_a_formula_is_refused_not_a_crash(tmp_path: Path):
+    """Found by bench/fuzz_reader.py: calamine read a sheet with a repeated root element,
+    then openpyxl's lazy formula pass raised a bare ParseError."""
+    edits = plain(
+        "reference",
+        cell_edits=(CellEdit(sheet=10, cell=39, kind="formula-str", text="-700000"),),
+        xml_edits=(XmlEdit(kind="repeat-element", part=39, at=259, payload=b""),),
+    )
+    assert run_one(edits, tmp_path / "junk.xlsx") in ("refused", "invalid", "valid")

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from exposure.issues import issue_type
 from exposure.web.jobs import (
     ANNOTATED_FILE,
     INPUT_FILE,
@@ -50,6 +51,7 @@ def issue_rows(issues: list[Any]) -> list[dict[str, Any]]:
             "message": i.message,
             "hint": i.hint,
             "code": i.code,
+            "title": issue_type(i.code).title,
         }
         for i in issues
     ]

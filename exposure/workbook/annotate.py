@@ -14,7 +14,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 
 from exposure.errors import UsageError
-from exposure.issues import Issue
+from exposure.issues import Issue, issue_type
 from exposure.report.excel import SheetData, save_atomically, write_sheet
 from exposure.workbook.safe_open import open_workbook
 
@@ -50,12 +50,13 @@ def write_annotated(source: Path, target: Path, issues: list[Issue]) -> None:
                 "place": i.place,
                 "code": i.code,
                 "message": i.message,
+                "problem": issue_type(i.code).title,
                 "fix": i.hint,
                 "value": None if i.value is None else str(i.value),
             }
             for i in issues
         ],
-        columns=["severity", "place", "code", "message", "fix", "value"],
+        columns=["severity", "place", "code", "problem", "message", "fix", "value"],
     )
     write_sheet(book.create_sheet(name, 0), SheetData(name, frame, title="Problems found"))
     save_atomically(book, target)

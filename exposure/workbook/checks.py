@@ -75,20 +75,26 @@ def duplicate_keys(book: RawWorkbook, log: IssueLog) -> None:
         for column in key:
             if table.spec.column(column).required:  # blank period, end_use... are values
                 complete &= frame[column].notna()
-        seen: dict[tuple, int] = {}
-        for _, record in frame[complete].iterrows():
-            values = tuple(record[c] for c in key)
-            if values in seen:
-                label = ", ".join(f"{c}={v}" for c, v in zip(key, values, strict=True) if v)
-                log.add_error(
-                    "duplicate-key",
-                    f"{label} is also in row {seen[values]}",
-                    **table.cell(key[0], record[ROW]),
-                    value=label,
-                    hint=f"keep one of rows {seen[values]} and {record[ROW]}",
-                )
-            else:
-                seen[values] = record[ROW]
+        # Vectorised (issue 14: iterrows took 9 s at 240k rows). A blank period is a
+        # key value of its own, so blanks are made equal before comparing.
+        keys = frame.loc[complete, key].astype(object)
+        keys = keys.where(keys.notna(), "")
+        repeated = keys.duplicated(keep="first")
+        if not repeated.any():
+            continue
+        rows = frame.loc[complete, ROW]
+        first_rows = rows.groupby([keys[c] for c in key], sort=False).transform("first")
+        for index in repeated.index[repeated.to_numpy()]:
+            values = [frame.at[index, c] for c in key]
+            row, first = frame.at[index, ROW], first_rows[index]
+            label = ", ".join(f"{c}={v}" for c, v in zip(key, values, strict=True) if v)
+            log.add_error(
+                "duplicate-key",
+                f"{label} is also in row {first}",
+                **table.cell(key[0], row),
+                value=label,
+                hint=f"keep one of rows {first} and {row}",
+            )
 
 
 @check
@@ -105,9 +111,9 @@ def unknown_ids(book: RawWorkbook, log: IssueLog) -> None:
             if target not in cache:
                 cache[target] = set(known_ids(book, target))
             valid = cache[target]
-            for value, row in zip(table.frame[column.name], table.frame[ROW], strict=True):
-                if value is None or value in valid:
-                    continue
+            values = table.frame[column.name]
+            unknown = referring & ~values.isin(valid)
+            for value, row in zip(values[unknown], table.frame.loc[unknown, ROW], strict=True):
                 guess = closest(value, sorted(valid))
                 hint = f"did you mean '{guess}'?" if guess else f"add it to the {target} sheet"
                 log.add_error(
@@ -124,22 +130,27 @@ def product_in_one_sector(book: RawWorkbook, log: IssueLog) -> None:
     if "Demand" not in book.tables:
         return
     table = book.tables["Demand"]
-    first_sector: dict[str, tuple[str, int]] = {}
-    for _, record in table.frame.iterrows():
-        product, sector = record["product"], record["sector"]
-        if product is None or sector is None:
-            continue
-        if product not in first_sector:
-            first_sector[product] = (sector, record[ROW])
-        elif first_sector[product][0] != sector:
-            other, row = first_sector[product]
-            log.add_error(
-                "product-in-two-sectors",
-                f"product '{product}' is in sector '{sector}' here and '{other}' in row {row}",
-                **table.cell("sector", record[ROW]),
-                value=sector,
-                hint="a product belongs to one sector; give the other one its own product id",
-            )
+    frame = table.frame
+    rows = frame[frame["product"].notna() & frame["sector"].notna()]
+    by_product = rows.groupby("product", sort=False)
+    first_sector = by_product["sector"].transform("first")
+    first_row = by_product[ROW].transform("first")
+    moved = rows["sector"] != first_sector
+    for product, sector, row, other, other_row in zip(
+        rows.loc[moved, "product"],
+        rows.loc[moved, "sector"],
+        rows.loc[moved, ROW],
+        first_sector[moved],
+        first_row[moved],
+        strict=True,
+    ):
+        log.add_error(
+            "product-in-two-sectors",
+            f"product '{product}' is in sector '{sector}' here and '{other}' in row {other_row}",
+            **table.cell("sector", row),
+            value=sector,
+            hint="a product belongs to one sector; give the other one its own product id",
+        )
 
 
 @check
@@ -149,12 +160,11 @@ def product_has_intensity(book: RawWorkbook, log: IssueLog) -> None:
     table = book.tables["Demand"]
     if skip_unread(book, ["Intensity"], len(table.frame)):
         return
-    with_intensity = set(book.frame("Intensity")["product"])
-    reported = set()
-    for product, row in zip(table.frame["product"], table.frame[ROW], strict=True):
-        if product is None or product in with_intensity or product in reported:
-            continue
-        reported.add(product)
+    products = table.frame["product"]
+    missing = products.notna() & ~products.isin(set(book.frame("Intensity")["product"]))
+    first_of_each = missing & ~products.duplicated(keep="first")
+    rows = table.frame.loc[first_of_each, ROW]
+    for product, row in zip(products[first_of_each], rows, strict=True):
         log.add_error(
             "product-without-intensity",
             f"product '{product}' has no row on the Intensity sheet",
@@ -169,10 +179,13 @@ def approval_range_ordered(book: RawWorkbook, log: IssueLog) -> None:
     if "Licences" not in book.tables:
         return
     table = book.tables["Licences"]
-    for _, record in table.frame.iterrows():
+    frame = table.frame
+    rate, low, high = (
+        pd.to_numeric(frame[c]) for c in ("approval_rate", "approval_low", "approval_high")
+    )
+    disordered = (low > rate) | (high < rate)
+    for record in frame[disordered].to_dict("records"):
         rate, low, high = record["approval_rate"], record["approval_low"], record["approval_high"]
-        if rate is None:
-            continue
         if low is not None and low > rate:
             log.add_error(
                 "approval-range",
@@ -197,15 +210,15 @@ def recipe_not_circular(book: RawWorkbook, log: IssueLog) -> None:
         return
     outputs = dict(zip(book.frame("Plants")["plant"], book.frame("Plants")["output"], strict=True))
     table = book.tables["Recipes"]
-    for _, record in table.frame.iterrows():
-        if record["plant"] in outputs and outputs[record["plant"]] == record["input"]:
-            log.add_error(
-                "recipe-self-input",
-                f"plant '{record['plant']}' uses its own output '{record['input']}' as input",
-                **table.cell("input", record[ROW]),
-                value=record["input"],
-                hint="a plant's inputs are other materials",
-            )
+    own_output = table.frame["plant"].map(outputs) == table.frame["input"]
+    for record in table.frame[own_output].to_dict("records"):
+        log.add_error(
+            "recipe-self-input",
+            f"plant '{record['plant']}' uses its own output '{record['input']}' as input",
+            **table.cell("input", record[ROW]),
+            value=record["input"],
+            hint="a plant's inputs are other materials",
+        )
 
 
 @check
