@@ -1,5 +1,5 @@
 # make run  : set up .venv if needed, then solve the shipped reference workbook
-# make test : set up .venv if needed, then lint and run the test suite
+# make test : set up .venv if needed, then lint, type-check and run the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

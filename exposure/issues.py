@@ -17,6 +17,7 @@ from typing import Any, Literal
 from openpyxl.utils import get_column_letter
 
 Severity = Literal["error", "warning"]
+Usually = Literal["error", "warning", "either"]  # a catalogue entry's usual severity
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class IssueType:
     """
 
     code: str
-    severity: Literal["error", "warning", "either"]
+    severity: Usually
     title: str
     hint: str = ""
 
@@ -43,7 +44,8 @@ def _catalogue(*types: IssueType) -> dict[str, IssueType]:
     return {t.code: t for t in types}
 
 
-E, W = "error", "warning"
+E: Usually = "error"
+W: Usually = "warning"
 CATALOGUE: dict[str, IssueType] = _catalogue(
     # --- the file itself (safe_open): refused before any cell is read -----------------
     IssueType("file-not-found", E, "No file at that path", "check the path"),
@@ -219,6 +221,37 @@ CATALOGUE: dict[str, IssueType] = _catalogue(
         "e.g. Licences:approval_rate:regime=CN;material=DY",
     ),
     IssueType("bad-config", E, "A report configuration problem", "fix the config file"),
+    # --- lanes, restrictions and variants (design 3a, 3b) -----------------------------
+    IssueType(
+        "unknown-lane",
+        E,
+        "An end use or market that no lane of the workbook has",
+        "use an end_use of Sectors or a market of Demand",
+    ),
+    IssueType(
+        "licence-tie",
+        E,
+        "Two Licences rows that apply equally to one lane and period",
+        "make one of them name more of end_use and market, or remove it",
+    ),
+    IssueType(
+        "unknown-origin",
+        E,
+        "A Restrictions origin that no source or plant has",
+        "use a country of the Sources or Plants sheet",
+    ),
+    IssueType(
+        "variant-without-row",
+        E,
+        "An Intensity variant with no Variants row",
+        "add the product and variant to the Variants sheet",
+    ),
+    IssueType(
+        "variant-without-intensity",
+        W,
+        "A Variants row with no Intensity rows for it: it would need no material",
+        "add its bill of material on the Intensity sheet, or remove the row",
+    ),
 )
 del E, W
 

@@ -30,7 +30,7 @@ def write_annotated(source: Path, target: Path, issues: list[Issue]) -> None:
     book = open_workbook(source, data_only=False)
     by_cell: dict[tuple[str, int, int], list[Issue]] = {}
     for issue in issues:
-        if issue.sheet in book.sheetnames and issue.row and issue.column:
+        if issue.sheet and issue.sheet in book.sheetnames and issue.row and issue.column:
             by_cell.setdefault((issue.sheet, issue.row, issue.column), []).append(issue)
     for (sheet, row, column), found in by_cell.items():
         cell = book[sheet].cell(row=row, column=column)

@@ -188,9 +188,9 @@ def read_workbook(path: str | Path, *, engine: Engine = "calamine") -> RawWorkbo
             )
 
     for spec in SHEETS:
-        sheet = titles.get(normalise_header(spec.name))
+        found = titles.get(normalise_header(spec.name))
         logged = len(log.issues)
-        if sheet is None:
+        if found is None:
             if spec.required:
                 log.add_error(
                     "missing-sheet",
@@ -198,7 +198,7 @@ def read_workbook(path: str | Path, *, engine: Engine = "calamine") -> RawWorkbo
                     hint="add it; `exposure template` writes one with every sheet",
                 )
         else:
-            table = _read_sheet(sheet, spec, log)
+            table = _read_sheet(found, spec, log)
             if table is not None:
                 result.tables[spec.name] = table
         if spec.name not in result.tables:
@@ -420,13 +420,13 @@ def _read_sheet(sheet: SheetCells, spec: SheetSpec, log: IssueLog) -> SheetTable
 
     data: dict[str, list[Any]] = {}
     for column in spec.columns:
-        col = column_index.get(column.name)
-        if col is None:  # an optional column left out: every record takes its default
+        found = column_index.get(column.name)
+        if found is None:  # an optional column left out: every record takes its default
             data[column.name] = [column.default if column.is_number else None] * len(rows)
             continue
         values = raw[column.name]
         data[column.name] = _parse_column(
-            [values[i] for i in kept], rows, column, col, sheet, covered, cell_log
+            [values[i] for i in kept], rows, column, found, sheet, covered, cell_log
         )
     log.issues.extend(sorted(cell_log.issues, key=lambda issue: issue.row or 0))  # stable
     data[ROW] = rows

@@ -20,6 +20,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import openpyxl
@@ -201,7 +202,7 @@ def _xml_encoding(head: bytes) -> str:
     return "utf-8"  # UTF-8 and every ASCII-compatible encoding spell '<!DOCTYPE' alike
 
 
-def _prolog_problem(stream: zipfile.ZipExtFile) -> str | None:
+def _prolog_problem(stream: IO[bytes]) -> str | None:
     """What is unsafe in the text before the first element, or None; reads only that far."""
     head = stream.read(4)
     decoder = codecs.getincrementaldecoder(_xml_encoding(head))(errors="replace")
