@@ -832,3 +832,23 @@ def test_annotate_refuses_to_write_over_its_input(tmp_path: Path):
     assert result.exit_code == EXIT_INVALID_INPUT
     assert "refusing to annotate the workbook in place" in result.output
     assert source.read_bytes() == before
+
+
+def test_annotate_marks_a_bad_lane_cell_of_the_new_inputs(tmp_path: Path):
+    sheets = workbooks.tiny()
+    sheets["Licences"] = [
+        ["regime", "material", "period", "approval_rate", "end_use", "market"],
+        ["CN", "DY", None, 0.3, None, None],
+        ["CN", "DY", None, 0.0, "defence", "MARS"],
+    ]
+    sheets["Sectors"] = [
+        ["sector", "name", "min_service", "weight", "end_use"],
+        ["S1", None, None, None, "defence"],
+        ["S2", None, None, None, None],
+    ]
+    source = workbooks.write(sheets, tmp_path / "lanes.xlsx")
+    target = tmp_path / "checked.xlsx"
+    result = validate(source, "--annotate", str(target))
+    assert result.exit_code == EXIT_INVALID_INPUT
+    comment = openpyxl.load_workbook(target)["Licences"]["F3"].comment
+    assert comment is not None and "MARS" in comment.text

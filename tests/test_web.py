@@ -159,6 +159,9 @@ def test_valid_workbook_shows_kpis_charts_sentences_and_downloads(make_client, t
     sectors = pd.read_excel(saved, sheet_name="Sectors")
     assert {"sector", "value_service_level", "lost_value"} <= set(sectors.columns)
     assert sectors["lost_value"].sum() == pytest.approx(state["kpis"]["lost_value"], rel=1e-6)
+    # The reference has lanes, delays, restrictions and variants (issue 12): the page ran them.
+    lanes = pd.read_excel(saved, sheet_name="Lanes")
+    assert lanes["lane"].str.startswith("defence").any()
 
     whatif = client.get(f"{location}/whatif.xlsx")
     assert whatif.status_code == 200
