@@ -512,22 +512,30 @@ def _lost_value(products: pd.DataFrame, built: np.ndarray) -> float:
 
 
 def break_even_rate(
-    model: AllocationModel, regime: str, material: str, period: str, base: Solution
+    model: AllocationModel,
+    regime: str,
+    material: str,
+    period: str,
+    base: Solution,
+    rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, str]:
     """(rate, criterion): the approval rate below which things get worse, found by bisection.
 
     Criterion `min_service` when lowering this approval can break a sector's
     floor, else `lost_value+1%`. NaN when even 100% approval does not meet it;
     0 when no rate does harm; NaN with a `re-solve failed` criterion when a
-    re-solve cannot be completed.
+    re-solve cannot be completed. `rows` (supply and plant positions) narrows it to one
+    Licences row's lanes; by default every lane of the regime-material-period moves.
     """
-    licensed = licensed_rows(model.data)
-    own = licensed[
-        (licensed["regime"] == regime)
-        & (licensed["material"] == material)
-        & (licensed["period"] == period)
-    ]
-    supply_rows, plant_rows = _positions(own)
+    if rows is None:
+        licensed = licensed_rows(model.data)
+        own = licensed[
+            (licensed["regime"] == regime)
+            & (licensed["material"] == material)
+            & (licensed["period"] == period)
+        ]
+        rows = _positions(own)
+    supply_rows, plant_rows = rows
     supply_limit = model.numbers.supply_limit.copy()
     plant_limit = model.numbers.plant_limit.copy()
     supply_capacity = model.data.supply["capacity"].to_numpy(float)
@@ -616,6 +624,7 @@ def licence_table(
     licensed["licensed_t"] = licensed["capacity"] * licensed["approval"]
     order = {p: i for i, p in enumerate(data.periods)}
     rows = []
+    group_rows: list[tuple[np.ndarray, np.ndarray]] = []  # its supply and plant positions
     # One row per Licences row and period: with lanes a regime-material-period may have a
     # row per end use and market, each its own lever.
     keys = ["regime", "material", "period", "licence_row"]
@@ -623,7 +632,9 @@ def licence_table(
     for (regime, material, period, _), group in sorted(
         groups, key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 0), item[0][3])
     ):
-        change = resolver.raise_approval(*_positions(group))
+        positions = _positions(group)
+        change = resolver.raise_approval(*positions)
+        group_rows.append(positions)
         rows.append(
             {
                 "regime": regime,
@@ -644,12 +655,13 @@ def licence_table(
     table = pd.DataFrame(rows)
     rates, criteria = [], []
     started = time.perf_counter()
-    for record in table.itertuples():
+    for record, positions in zip(table.itertuples(), group_rows, strict=True):
         if break_even and time.perf_counter() - started > budget_seconds:
             rate, criterion = math.nan, f"skipped: over the {budget_seconds:g} s budget"
         elif break_even:
+            # This Licences row's lanes only: a defence row's rate is not the civil one's.
             rate, criterion = break_even_rate(
-                model, record.regime, record.material, record.period, base
+                model, record.regime, record.material, record.period, base, positions
             )
         else:
             rate, criterion = math.nan, "not computed"
