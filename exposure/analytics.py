@@ -359,7 +359,7 @@ def compute_exposure(
         licences = licence_table(model, solution, break_even=break_even, resolver=resolver)
         levers = licence_levers(model, solution, resolver)
         values = material_values(model, resolver)
-        by_sector, by_product = licence_dependency(model, solution)
+        by_sector, by_product = licence_dependency(model, solution, resolver)
     materials = material_table(solution, data, values)
     relief = relief_table(solution, data, resolver, licences)
     direct = direct_dependency(solution, data)

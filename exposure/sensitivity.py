@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import highspy
@@ -34,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from models.allocation import AllocationModel, Solution
+from models.allocation import AllocationModel, QuickSolution, Solution
 from models.data import AllocationData
 
 APPROVAL_STEP = 0.01  # one percentage point
@@ -214,16 +212,25 @@ class Resolver:
         column = int(self.model.columns["make"][i])
         return column, float(self.plant_limit[i]), float(plant_limit[i])
 
-    def _solve(self) -> Change:
-        if time.perf_counter() - self.started > self.budget_seconds:
-            return Change(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
+    def _solve_and_restore(self) -> QuickSolution:
+        """Solve the numbers set now, then put the base numbers back."""
         self.resolves += 1
         try:
-            outcome = self.model.solve_quick()
+            return self.model.solve_quick()
         finally:
             self.model.set_licensed_capacity(self.supply_limit, self.plant_limit)
             self.model.set_shared_capacity(self.shared_supply, self.shared_plant)
             self.model.set_balance_rhs(self.balance_rhs)
+
+    def solve_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> QuickSolution:
+        """The whole solution with these licensed capacities [t]; the base ones are put back."""
+        self.model.set_licensed_capacity(supply_limit, plant_limit)
+        return self._solve_and_restore()
+
+    def _solve(self) -> Change:
+        if time.perf_counter() - self.started > self.budget_seconds:
+            return Change(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
+        outcome = self._solve_and_restore()
         if not outcome.status.ok:
             return Change(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
         value = self.base.objective_value - outcome.objective_value
@@ -418,15 +425,6 @@ def with_approval(
     return changed
 
 
-@contextmanager
-def restored(model: AllocationModel) -> Iterator[AllocationModel]:
-    base = model.data
-    try:
-        yield model
-    finally:
-        model.update(base)
-
-
 def solve_with(model: AllocationModel, data: AllocationData) -> Solution:
     """Update the model to `data` and solve it in full (the independent check path)."""
     model.update(data)
@@ -448,7 +446,9 @@ def _built_value(products: pd.DataFrame, built: np.ndarray) -> np.ndarray:
     return (units - metrics.lost_units(units, np.minimum(built, units))) * values
 
 
-def licence_dependency(model: AllocationModel, base: Solution) -> tuple[pd.DataFrame, pd.DataFrame]:
+def licence_dependency(
+    model: AllocationModel, base: Solution, resolver: Resolver | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(by sector, by product): share of built value lost when a regime approves nothing.
 
     This is the systemic dependency: everything re-solves, so supply from other
@@ -456,7 +456,7 @@ def licence_dependency(model: AllocationModel, base: Solution) -> tuple[pd.DataF
     marked NaN rather than stopping the run.
     """
     data = model.data
-    resolver = Resolver(model, base)
+    resolver = resolver or Resolver(model, base)
     products = base.products[["sector", "product", "units", "value_per_unit"]]
     base_value = _built_value(products, base.products["built"].to_numpy(float))
     licensed = licensed_rows(data)
@@ -467,11 +467,7 @@ def licence_dependency(model: AllocationModel, base: Solution) -> tuple[pd.DataF
         plants = resolver.plant_limit.copy()
         supply[supply_rows] = 0.0
         plants[plant_rows] = 0.0
-        model.set_licensed_capacity(supply, plants)
-        try:
-            outcome = model.solve_quick()
-        finally:
-            model.set_licensed_capacity(resolver.supply_limit, resolver.plant_limit)
+        outcome = resolver.solve_limits(supply, plants)
         without = (
             _built_value(products, outcome.built)
             if outcome.status.ok
@@ -518,6 +514,7 @@ def break_even_rate(
     period: str,
     base: Solution,
     rows: tuple[np.ndarray, np.ndarray] | None = None,
+    resolver: Resolver | None = None,
 ) -> tuple[float, str]:
     """(rate, criterion): the approval rate below which things get worse, found by bisection.
 
@@ -536,10 +533,7 @@ def break_even_rate(
         ]
         rows = _positions(own)
     supply_rows, plant_rows = rows
-    supply_limit = model.numbers.supply_limit.copy()
-    plant_limit = model.numbers.plant_limit.copy()
-    supply_capacity = model.data.supply["capacity"].to_numpy(float)
-    plant_capacity = model.data.plants["capacity"].to_numpy(float)
+    resolver = resolver or Resolver(model, base)
     products = base.products
 
     class ResolveFailedError(Exception):
@@ -547,15 +541,11 @@ def break_even_rate(
 
     def at(rate: float) -> tuple[float, float]:
         """(violation, lost value) with this licence's approval at `rate`."""
-        supply = supply_limit.copy()
-        plants = plant_limit.copy()
-        supply[supply_rows] = supply_capacity[supply_rows] * rate
-        plants[plant_rows] = plant_capacity[plant_rows] * rate
-        model.set_licensed_capacity(supply, plants)
-        try:
-            outcome = model.solve_quick()
-        finally:
-            model.set_licensed_capacity(supply_limit, plant_limit)
+        supply = resolver.supply_limit.copy()
+        plants = resolver.plant_limit.copy()
+        supply[supply_rows] = resolver.supply_capacity[supply_rows] * rate
+        plants[plant_rows] = resolver.plant_capacity[plant_rows] * rate
+        outcome = resolver.solve_limits(supply, plants)
         if not outcome.status.ok:
             raise ResolveFailedError(outcome.status.explain())
         return outcome.violation, _lost_value(products, outcome.built)
@@ -661,7 +651,7 @@ def licence_table(
         elif break_even:
             # This Licences row's lanes only: a defence row's rate is not the civil one's.
             rate, criterion = break_even_rate(
-                model, record.regime, record.material, record.period, base, positions
+                model, record.regime, record.material, record.period, base, positions, resolver
             )
         else:
             rate, criterion = math.nan, "not computed"
