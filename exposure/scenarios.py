@@ -26,10 +26,10 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from exposure import metrics
-from exposure.errors import InputError, NotOptimalError
+from exposure.errors import InputError
 from exposure.issues import Issue
 from exposure.tables import approval_lookup, periods_of, to_model_data
-from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, executor_for
+from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, WarmModel, executor_for
 from exposure.workbook.checks import match_rows, parse_match
 from exposure.workbook.reader import ROW, RawWorkbook
 from exposure.workbook.schema import SHEETS_BY_NAME
@@ -37,8 +37,6 @@ from models.allocation import (
     AllocationModel,
     ObjectiveMode,
     QuickSolution,
-    StructureChangedError,
-    build_model,
 )
 from models.data import AllocationData
 
@@ -258,45 +256,43 @@ def headline(solution: QuickSolution, index: SectorIndex) -> dict[str, float | s
 # ----------------------------------------------------------------------- engine
 @dataclass
 class Engine:
-    """One built model that solves many variants of one workbook's data."""
+    """One built model that solves many variants of one workbook's data, in this process.
+
+    The warm model itself (update in place, or rebuild where a scenario changes the
+    structure) is the same `WarmModel` that every executor's worker holds.
+    """
 
     book: RawWorkbook
     objective: ObjectiveMode
     time_limit: float | None = None
     reuse: AllocationModel | None = None  # a model of the book's base tables, already built
     base: AllocationData = field(init=False)
-    model: AllocationModel = field(init=False)
-    rebuilds: int = 0
+    warm: WarmModel = field(init=False)
 
     def __post_init__(self) -> None:
+        model = None
         if self.reuse is not None and self.reuse.objective == self.objective:
             # One model per run: a report's base run hands its model on to the what-ifs.
-            self.base, self.model = self.reuse.data, self.reuse
+            self.base, model = self.reuse.data, self.reuse
         else:
             self.base = to_model_data(self.book)
-            self.model = build_model(self.base, self.objective)
+        self.warm = WarmModel(ModelSpec(self.base, self.objective, self.time_limit), model)
+
+    @property
+    def model(self) -> AllocationModel:
+        return self.warm.model
+
+    @property
+    def rebuilds(self) -> int:
+        return self.warm.rebuilds
 
     def solve(self, data: AllocationData) -> QuickSolution:
-        try:
-            self.model.update(data)
-        except StructureChangedError:
-            # e.g. a scenario adds a min_service floor: new rows, so a new model
-            self.model = build_model(data, self.objective)
-            self.rebuilds += 1
-        return self._checked(self.model.solve_quick(self.time_limit))
+        """Solve changed tables (a what-if scenario) on the warm model."""
+        return self.warm.solve(data)
 
     def solve_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> QuickSolution:
         """Solve with only licensed capacities changed from the base (the fast path)."""
-        if self.model.data is not self.base:
-            self.model.update(self.base)
-        self.model.set_licensed_capacity(supply_limit, plant_limit)
-        return self._checked(self.model.solve_quick(self.time_limit))
-
-    @staticmethod
-    def _checked(solution: QuickSolution) -> QuickSolution:
-        if not solution.status.ok:
-            raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
-        return solution
+        return self.warm.solve((supply_limit, plant_limit))
 
 
 # ----------------------------------------------------------------------- whatif

@@ -228,7 +228,7 @@ def test_a_report_builds_one_model_for_base_whatif_and_stress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import exposure.pipeline
-    import exposure.scenarios
+    import exposure.whatif.executors
     from models.allocation import build_model
 
     builds = []
@@ -238,7 +238,7 @@ def test_a_report_builds_one_model_for_base_whatif_and_stress(
         return build_model(*args, **kwargs)
 
     monkeypatch.setattr(exposure.pipeline, "build_model", counting_build)
-    monkeypatch.setattr(exposure.scenarios, "build_model", counting_build)
+    monkeypatch.setattr(exposure.whatif.executors, "build_model", counting_build)
     sheets = workbooks.tiny()
     sheets["Scenarios"] = [
         ["scenario", "sheet", "column", "match", "operation", "value"],

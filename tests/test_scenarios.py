@@ -1,5 +1,6 @@
 """What-if engine: scenario edits, sweeps, stress, interruption."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from exposure.errors import InputError
 from exposure.scenarios import (
     Edit,
     Engine,
+    LicenceMap,
     Vary,
     apply_edits,
     run_stress,
@@ -281,3 +283,17 @@ def test_stress_sheet_says_how_draws_were_linked(tmp_path: Path):
     result = run_stress(load_valid_workbook(path), path, draws=8, seed=2, jobs=1)
     assert result.persistence == {"CN": 0.75}
     assert any("Persistence here: CN 75%" in note for note in stress_notes(result))
+
+
+def test_a_structural_scenario_then_the_fast_path_solves_the_base_again(tmp_path: Path):
+    # A scenario that adds a min_service floor needs new rows (a rebuild); a sweep or stress
+    # draw after it must still solve the base tables, not the scenario's.
+    book, _ = book_with(tmp_path)
+    engine = Engine(book, "priority")
+    base = engine.solve(engine.base).objective_value
+    floored = copy.deepcopy(engine.base)
+    floored.demand["min_service"] = 0.5
+    engine.solve(floored)
+    assert engine.rebuilds == 1
+    limits = LicenceMap.of(engine.base).limits_for_rates({})
+    assert engine.solve_limits(*limits).objective_value == pytest.approx(base)

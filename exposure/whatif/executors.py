@@ -73,9 +73,10 @@ class ModelSpec:
 class WarmModel:
     """One built model of a spec, solved again and again from its base numbers."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, model: AllocationModel | None = None) -> None:
         self.spec = spec
-        self.model: AllocationModel = build_model(spec.data, spec.objective)
+        # `model`: one already built of spec.data (a report's base run), to reuse warm.
+        self.model = model if model is not None else build_model(spec.data, spec.objective)
         self.rebuilds = 0
 
     def _hold(self, data: AllocationData) -> None:
