@@ -332,6 +332,7 @@ def progressive_filling(
     outcome.floors[trivial] = 0.0
     free = items.units > SMALLEST_ITEM
     substitution = Substitution(fair, items) if SUBSTITUTE and free.any() else None
+    explicit = np.zeros(n, dtype=bool)  # free items kept in their fair rows (weight below mu)
     try:
         if substitution is not None:
             substitution.set(free)
@@ -353,7 +354,8 @@ def progressive_filling(
                 # is under mu. Back to its fair row, and the round is solved again.
                 negative = substitution.on & (built < -NEGATIVE_BUILT * items.units)
                 if negative.any():
-                    substitution.set(substitution.on & ~negative)
+                    explicit |= negative
+                    substitution.set(free & ~explicit)
                     outcome.rounds -= 1
                     outcome.resolves += 1
                     continue
@@ -392,6 +394,8 @@ def progressive_filling(
             keep_point(fair, items, blocked)
             levels[blocked] = mu
             free[blocked] = False
+            if substitution is not None:
+                substitution.set(free & ~explicit)  # again after an item test
     finally:
         if substitution is not None:
             substitution.set(np.zeros(free.size, dtype=bool))
