@@ -475,20 +475,24 @@ def test_the_fair_object_is_the_stated_lp_after_a_solve():
 
 def test_a_round_that_presolve_calls_infeasible_runs_warm(monkeypatch: pytest.MonkeyPatch):
     expected = build_model(scarce_and_plentiful(), "fair").solve()
-    real = leximin_module.run_highs
-    failed: list[int] = []
+    real = leximin_module.run_cold
+    failed: list[dict[str, object]] = []
 
-    def cold_fails(highs: highspy.Highs, deadline: float | None, **kwargs: object) -> object:
-        result = real(highs, deadline, **kwargs)  # type: ignore[arg-type]
-        if kwargs.get("retry") is False and not failed:
-            failed.append(1)
-            result.status = SolveStatus.INFEASIBLE
-        return result
+    def cold_fails(
+        highs: highspy.Highs, deadline: float | None, options: dict[str, object]
+    ) -> tuple[SolveStatus, int]:
+        status, iterations = real(highs, deadline, options)
+        if not failed:
+            failed.append(options)
+            status = SolveStatus.INFEASIBLE
+        return status, iterations
 
     model = build_model(scarce_and_plentiful(), "fair")
     model.solve()  # a basis to fall back on
-    monkeypatch.setattr(leximin_module, "run_highs", cold_fails)
+    monkeypatch.setattr(leximin_module, "run_cold", cold_fails)
     solution = model.solve()
     assert failed and solution.status is SolveStatus.OPTIMAL
+    # the cold round ran with presolve's forcing-row rule off
+    assert int(failed[0]["presolve_rule_off"]) & leximin_module.FORCING_ROW
     assert any("cold with presolve: infeasible; warm" in r for r in model.last_retries)
     assert solution.shortfall_levels == pytest.approx(expected.shortfall_levels, abs=1e-9)
