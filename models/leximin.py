@@ -342,7 +342,10 @@ def progressive_filling(
         if substitution is not None:
             substitution.set(free)
         while free.any():
-            result = _run_round(fair, run, deadline)
+            # An infeasible first round is the answer a probe expects (`retry_verdicts`);
+            # after a round, the last point is feasible and such a verdict is round-off.
+            trust_verdict = not retry_verdicts and outcome.rounds == 0
+            result = _run_round(fair, run, deadline, trust_verdict)
             outcome.iterations += result.iterations
             outcome.retries += result.retries
             outcome.rounds += 1
@@ -408,7 +411,10 @@ def progressive_filling(
 
 
 def _run_round(
-    fair: highspy.Highs, run: Callable[[highspy.Highs], RunOutcome], deadline: float | None
+    fair: highspy.Highs,
+    run: Callable[[highspy.Highs], RunOutcome],
+    deadline: float | None,
+    trust_verdict: bool = False,
 ) -> RunOutcome:
     """One round of progressive filling: cold with presolve, else warm from the last basis.
 
@@ -418,7 +424,8 @@ def _run_round(
     round's point item by item). Presolve's forcing-row rule is off (`FORCING_ROW`). If
     exact holds still leave presolve too thin a set (it then says "infeasible" where the
     last point is feasible), the round is run warm from the basis it started with, with
-    the remedies of `run_held`.
+    the remedies of `run_held`. With `trust_verdict`, an infeasible or unbounded cold
+    round is reported as it is.
     """
     if not COLD_ROUNDS:
         return run(fair)
@@ -427,7 +434,7 @@ def _run_round(
         return run(fair)  # nothing to start from: the first solve, cold already
     rules = int(fair.getOptionValue("presolve_rule_off")[1])
     status, iterations = run_cold(fair, deadline, {"presolve_rule_off": rules | FORCING_ROW})
-    if not retryable(status):
+    if not retryable(status, retry_verdicts=not trust_verdict):
         return RunOutcome(status, iterations)
     fair.setBasis(basis)
     result = run(fair)

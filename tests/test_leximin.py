@@ -496,3 +496,22 @@ def test_a_round_that_presolve_calls_infeasible_runs_warm(monkeypatch: pytest.Mo
     assert int(failed[0]["presolve_rule_off"]) & leximin_module.FORCING_ROW
     assert any("cold with presolve: infeasible; warm" in r for r in model.last_retries)
     assert solution.shortfall_levels == pytest.approx(expected.shortfall_levels, abs=1e-9)
+
+
+def test_a_probe_that_is_infeasible_is_not_run_again_warm():
+    # P4 must get half its units (min_service 0.5). With TB cut from 8 t to 2 t the
+    # re-solve's optimistic probe (violation held at 0) is infeasible: an expected answer,
+    # reported by the cold first round without a warm second attempt.
+    data = scarce_and_plentiful()
+    data.demand.loc[3, "min_service"] = 0.5
+    model = build_model(data, "fair")
+    assert model.solve().violation == 0
+    short = scarce_and_plentiful()
+    short.demand.loc[3, "min_service"] = 0.5
+    short.supply["capacity"] = [12.0, 2.0, 100.0]
+    model.update(short)
+    solution = model.solve()
+    assert not any("warm" in r for r in model.last_retries)
+    cold = build_model(short, "fair").solve()
+    assert solution.violation == pytest.approx(cold.violation, abs=1e-9) and cold.violation > 0
+    assert solution.shortfall_levels == pytest.approx(cold.shortfall_levels, abs=1e-9)
