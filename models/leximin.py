@@ -14,6 +14,11 @@ i.e. s[i] <= mu. Progressive filling:
    held at mu;
 3. the blocked items are fixed at mu; repeat until every item is fixed.
 
+While an item is free, the fair object writes its `built` as
+`units - units / weight * mu + extra` (`Substitution`), so that mu is not one dense
+column through every fair row, and each round is solved cold with presolve
+(`_run_round`). models/README.md says why the levels are the same.
+
 A fixed item is held by the lower bound of its `built` column, exactly at the
 level found (not with a slack: a slack on one item is amplified by tonnage
 ratios when another item uses what it frees), and its fair row is switched
@@ -165,8 +170,9 @@ class Substitution:
     (weight below mu) would invent material: such items are put back in the fair-row
     form (`explicit`) and the round re-solved. So the optimum is that of the stated LP,
     and an item whose extra has a positive reduced cost is at mu in every optimum of it.
-    Only `fair` is rewritten, and `restore` puts it back as built (every item fixed or
-    released), so the other objects and `update()` always see the stated LP.
+    Only `fair` is rewritten, and `progressive_filling` ends with `set` of no item, which
+    puts it back as built, so the other objects and `update()` always see the stated LP.
+    Raises ValueError for an LP it cannot read (then the fair rows are used as stated).
     """
 
     def __init__(self, highs: highspy.Highs, items: FairItems) -> None:
@@ -336,7 +342,12 @@ def progressive_filling(
     hold(items, trivial, np.zeros(trivial.size), objects)
     outcome.floors[trivial] = 0.0
     free = items.units > SMALLEST_ITEM
-    substitution = Substitution(fair, items) if SUBSTITUTE and free.any() else None
+    substitution: Substitution | None = None
+    if SUBSTITUTE and free.any():
+        try:
+            substitution = Substitution(fair, items)
+        except ValueError:
+            substitution = None  # the fair rows as stated: slower, the same levels
     explicit = np.zeros(n, dtype=bool)  # free items kept in their fair rows (weight below mu)
     try:
         if substitution is not None:
