@@ -411,3 +411,107 @@ def test_reference_priority_mode_is_the_lexicographic_optimum():
     violation, cost = priority_optimum(data)
     assert solution.violation == pytest.approx(violation, abs=1e-7)
     assert solution.objective_value == pytest.approx(cost, rel=1e-9)
+
+
+# ------------------------------------------------------------------ substitution (issue 14)
+def solve_fair_with(
+    monkeypatch: pytest.MonkeyPatch, data: AllocationData, *, substitute: bool, cold: bool
+) -> Solution:
+    with monkeypatch.context() as patch:
+        patch.setattr(leximin_module, "SUBSTITUTE", substitute)
+        patch.setattr(leximin_module, "COLD_ROUNDS", cold)
+        return build_model(data, "fair").solve()
+
+
+@SETTINGS
+@given(st.one_of(instances(), instances(floors=True)))
+def test_substituted_rounds_give_the_levels_of_the_stated_fair_rows(data: AllocationData):
+    # The substitution (cold rounds with presolve) against the fair rows as stated, solved
+    # warm round after round: the same leximin levels, item by item, and the same cost.
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        stated = solve_fair_with(monkeypatch, data, substitute=False, cold=False)
+        substituted = solve_fair_with(monkeypatch, data, substitute=True, cold=True)
+    assert stated.status.ok and substituted.status.ok
+    assert substituted.shortfall_levels == pytest.approx(stated.shortfall_levels, abs=TOL)
+    assert weighted_shortfall(substituted, data) == pytest.approx(
+        weighted_shortfall(stated, data), abs=TOL
+    )
+    assert substituted.objective_value == pytest.approx(stated.objective_value, rel=1e-6, abs=1e-4)
+
+
+def test_low_weight_items_get_their_fair_rows_back(monkeypatch: pytest.MonkeyPatch):
+    # No DY: P1 (weight 1) and P2 (weight 2) build nothing. Substituted, P1 would "build"
+    # 10 - 10 x mu < 0 at mu = 4/3 and make DY for P2; it is put back in its fair row
+    # and the round solved again, giving the stated levels 2 and 1.
+    data = scarce_and_plentiful()
+    data.supply["capacity"] = [0.0, 8.0, 100.0]
+    model = build_model(data, "fair")
+    solution = model.solve()
+    assert model.last_leximin is not None and model.last_leximin.resolves >= 1
+    levels = pd.Series(solution.shortfall_levels, index=solution.products["product"])
+    assert levels.to_dict() == pytest.approx({"P1": 1, "P2": 2, "P3": 0, "P4": 0.2}, abs=1e-9)
+    assert solution.products["built"].min() >= 0
+
+
+def test_the_fair_object_is_the_stated_lp_after_a_solve():
+    # The substitution rewrites mu's column and row bounds of the fair object only while
+    # it works; update() and the cost phase must find the LP as built.
+    model = build_model(scarce_and_plentiful(), "fair")
+    fair = model.solvers["max_shortfall_share"]
+    before = fair.getLp()
+    model.solve()
+    after = fair.getLp()
+    assert np.array_equal(before.a_matrix_.start_, after.a_matrix_.start_)
+    assert np.array_equal(before.a_matrix_.index_, after.a_matrix_.index_)
+    assert np.array_equal(before.a_matrix_.value_, after.a_matrix_.value_)
+    others = np.setdiff1d(np.arange(fair.getNumRow()), model.rows["fair_share"])
+    assert np.array_equal(
+        np.asarray(before.row_lower_)[others], np.asarray(after.row_lower_)[others]
+    )
+    assert np.array_equal(
+        np.asarray(before.row_upper_)[others], np.asarray(after.row_upper_)[others]
+    )
+
+
+def test_a_round_that_presolve_calls_infeasible_runs_warm(monkeypatch: pytest.MonkeyPatch):
+    expected = build_model(scarce_and_plentiful(), "fair").solve()
+    real = leximin_module.run_cold
+    failed: list[dict[str, object]] = []
+
+    def cold_fails(
+        highs: highspy.Highs, deadline: float | None, options: dict[str, object]
+    ) -> tuple[SolveStatus, int]:
+        status, iterations = real(highs, deadline, options)
+        if not failed:
+            failed.append(options)
+            status = SolveStatus.INFEASIBLE
+        return status, iterations
+
+    model = build_model(scarce_and_plentiful(), "fair")
+    model.solve()  # a basis to fall back on
+    monkeypatch.setattr(leximin_module, "run_cold", cold_fails)
+    solution = model.solve()
+    assert failed and solution.status is SolveStatus.OPTIMAL
+    # the cold round ran with presolve's forcing-row rule off
+    assert int(failed[0]["presolve_rule_off"]) & leximin_module.FORCING_ROW
+    assert any("cold with presolve: infeasible; warm" in r for r in model.last_retries)
+    assert solution.shortfall_levels == pytest.approx(expected.shortfall_levels, abs=1e-9)
+
+
+def test_a_probe_that_is_infeasible_is_not_run_again_warm():
+    # P4 must get half its units (min_service 0.5). With TB cut from 8 t to 2 t the
+    # re-solve's optimistic probe (violation held at 0) is infeasible: an expected answer,
+    # reported by the cold first round without a warm second attempt.
+    data = scarce_and_plentiful()
+    data.demand.loc[3, "min_service"] = 0.5
+    model = build_model(data, "fair")
+    assert model.solve().violation == 0
+    short = scarce_and_plentiful()
+    short.demand.loc[3, "min_service"] = 0.5
+    short.supply["capacity"] = [12.0, 2.0, 100.0]
+    model.update(short)
+    solution = model.solve()
+    assert not any("warm" in r for r in model.last_retries)
+    cold = build_model(short, "fair").solve()
+    assert solution.violation == pytest.approx(cold.violation, abs=1e-9) and cold.violation > 0
+    assert solution.shortfall_levels == pytest.approx(cold.shortfall_levels, abs=1e-9)
