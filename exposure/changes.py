@@ -110,8 +110,9 @@ def apply_changes(
         frame[change.column] = new
         touched.add((change.table, change.column))
         if change.table == "licences" and change.column in LICENCE_FEEDS:
-            keys = zip(frame["licence_row"][mask], frame["period"][mask], strict=True)
-            fed.setdefault(change.column, set()).update(keys)
+            fed.setdefault(change.column, set()).update(
+                zip(frame["licence_row"][mask], frame["period"][mask], strict=True)
+            )
     for column, keys in fed.items():
         target = LICENCE_FEEDS[column]
         licences = changed.licences
@@ -144,7 +145,7 @@ def apply_changes(
     return changed, touched
 
 
-def licence_rate_changes(rates: dict[tuple[float, str], float]) -> Changes:
+def licence_rate_changes(rates: dict[tuple[int, str], float]) -> Changes:
     """Changes setting the rate of each (licence_row, period) (a stress draw)."""
     return Changes(
         tuple(

@@ -144,7 +144,7 @@ class Engine:
     def rebuilds(self) -> int:
         return self.warm.rebuilds
 
-    def solve(self, task: AllocationData | Changes) -> QuickSolution:
+    def solve(self, task: Task) -> QuickSolution:
         """Solve changes to the base tables (or changed tables) on the warm model."""
         return self.warm.solve(task)
 
@@ -328,7 +328,13 @@ class Vary:
             conditions = tuple(edit_match(spec, parts[2] if len(parts) > 2 else ""))
         except EditError as problem:
             raise InputError(
-                [Issue("bad-vary", f"--vary {problem.part}: {problem.message}", hint=problem.hint)]
+                [
+                    Issue(
+                        "bad-vary",
+                        f"--vary {problem.part}: {problem.message}",
+                        hint=problem.hint or "e.g. Licences:approval_rate:regime=CN;material=DY",
+                    )
+                ]
             ) from problem
         return cls(spec.name, column, conditions)
 

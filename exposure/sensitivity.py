@@ -33,7 +33,7 @@ import pandas as pd
 
 from exposure import metrics
 from models.allocation import AllocationModel, QuickSolution, Solution
-from models.data import AllocationData
+from models.data import ROW_KEYS, AllocationData, join_inputs
 
 APPROVAL_STEP = 0.01  # one percentage point
 CAPACITY_STEP = 0.01  # one percent of a limit
@@ -755,7 +755,12 @@ def relief_table(
         ("plant", solution.plants, "plants", "make", "output", "plant"),
     )
     for kind, result, name, flow, material_column, name_column in tables:
-        table = data.with_cells(name, ("approval", "capacity"))
+        table = join_inputs(
+            result,
+            data.with_cells(name, ("approval", "capacity")),
+            ROW_KEYS[name],
+            ["regime", "licence_row", "approval_cell", "capacity_cell"],
+        )
         if result.empty:
             continue
         limit = result["licensed_capacity"].to_numpy(float)

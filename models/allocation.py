@@ -29,7 +29,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import highspy
 import numpy as np
@@ -334,6 +334,11 @@ IN_PLACE_COLUMNS = frozenset(
         ("materials", "initial_stock"),
         ("materials", "holding_cost"),
         ("materials", "terminal_value"),
+        # The licence table feeds the LP only through the approval and lead of supply and
+        # plant rows, which a change of a licence changes alongside.
+        ("licences", "rate"),
+        ("licences", "low"),
+        ("licences", "high"),
     }
 )
 
@@ -346,7 +351,7 @@ def _floors(demand: pd.DataFrame) -> np.ndarray:
     return (min_service > 0) & (units > SMALLEST_FLOOR)
 
 
-def _supply_numbers(supply: pd.DataFrame, structure: Structure) -> dict[str, np.ndarray]:
+def _supply_numbers(supply: pd.DataFrame, structure: Structure) -> dict[str, Any]:
     capacity = supply["capacity"].astype(float).to_numpy()
     return {
         "supply_limit": capacity * supply["approval"].astype(float).to_numpy(),
@@ -355,7 +360,7 @@ def _supply_numbers(supply: pd.DataFrame, structure: Structure) -> dict[str, np.
     }
 
 
-def _plant_numbers(plants: pd.DataFrame, structure: Structure) -> dict[str, np.ndarray]:
+def _plant_numbers(plants: pd.DataFrame, structure: Structure) -> dict[str, Any]:
     capacity = plants["capacity"].astype(float).to_numpy()
     return {
         "plant_limit": capacity * plants["approval"].astype(float).to_numpy(),
@@ -366,7 +371,7 @@ def _plant_numbers(plants: pd.DataFrame, structure: Structure) -> dict[str, np.n
 
 def _demand_numbers(
     data: AllocationData, structure: Structure, objective: ObjectiveMode
-) -> dict[str, object]:
+) -> dict[str, Any]:
     demand = data.demand
     variant_table = data.variants.set_index(["product", "variant"])
     extra = variant_table["extra_cost_per_unit"].astype(float).to_dict()
@@ -403,7 +408,7 @@ def _demand_numbers(
     }
 
 
-def _material_numbers(materials: pd.DataFrame, structure: Structure) -> dict[str, np.ndarray]:
+def _material_numbers(materials: pd.DataFrame, structure: Structure) -> dict[str, Any]:
     """`materials` indexed by material."""
     holding = materials["holding_cost"].astype(float)
     terminal = materials["terminal_value"].astype(float)
@@ -441,7 +446,7 @@ def renumber(
     numbers need other rows (a service floor appears or goes).
     """
     tables = {table for table, _ in changed}
-    fresh: dict[str, object] = {}
+    fresh: dict[str, Any] = {}
     if "supply" in tables:
         fresh.update(_supply_numbers(data.supply, structure))
     if "plants" in tables:
@@ -1112,10 +1117,10 @@ class AllocationModel:
         self.numbers = numbers
         self.data = data
         new_costs = self._total_cost_vector()
-        changed = np.flatnonzero(new_costs != self.costs["total_cost"])
-        if changed.size:
+        moved = np.flatnonzero(new_costs != self.costs["total_cost"])
+        if moved.size:
             self.costs["total_cost"] = new_costs
-            self.highs.changeColsCost(changed.size, changed.astype(np.int32), new_costs[changed])
+            self.highs.changeColsCost(moved.size, moved.astype(np.int32), new_costs[moved])
         if numbers.lost_value_if_nothing_built != old.lost_value_if_nothing_built:
             self.highs.changeObjectiveOffset(numbers.lost_value_if_nothing_built / self.scale)
 

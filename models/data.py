@@ -205,6 +205,34 @@ class AllocationData:
         )
 
 
+# The key of a row of each table: a result row is joined to its input row by it.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "supply": ("source", "material", "period", "lane"),
+    "plants": ("plant", "period", "lane"),
+    "licences": ("licence_row", "period"),
+}
+
+
+def join_inputs(
+    frame: pd.DataFrame, inputs: pd.DataFrame, keys: tuple[str, ...], columns: list[str]
+) -> pd.DataFrame:
+    """`frame` (e.g. a solution table) with `columns` of `inputs` joined by `keys`, checked.
+
+    Every row of `frame` must find exactly one input row, whatever the row orders:
+    results are joined to inputs by key, never by row position.
+    """
+    if inputs.duplicated(list(keys)).any():
+        raise ValueError(f"input rows repeat a key {keys}")
+    right = inputs[[*keys, *columns]]
+    merged = frame.drop(columns=[c for c in columns if c in frame]).merge(
+        right, on=list(keys), how="left", validate="many_to_one", indicator="_joined"
+    )
+    if (merged["_joined"] != "both").any():
+        raise ValueError(f"result rows without an input row of key {keys}")
+    merged.index = frame.index
+    return merged.drop(columns="_joined")
+
+
 def lane_name(end_use: str, market: str) -> str:
     """The id of lane (end_use, market): `defence/US`, or `civil` for the unspecified market."""
     return end_use if market == ANY_MARKET else f"{end_use}/{market}"
