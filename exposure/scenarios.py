@@ -24,7 +24,10 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from exposure.changes import (
+from exposure.errors import InputError
+from exposure.issues import Issue
+from exposure.tables import to_model_data
+from exposure.whatif.changes import (
     Change,
     Changes,
     Edit,
@@ -37,9 +40,6 @@ from exposure.changes import (
     scenario_edits,
     vary_edit,
 )
-from exposure.errors import InputError
-from exposure.issues import Issue
-from exposure.tables import to_model_data
 from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, WarmModel, executor_for
 from exposure.workbook.checks import match_rows
 from exposure.workbook.reader import ROW, RawWorkbook
@@ -635,7 +635,7 @@ def run_stress(
     )
 
 
-# Edits, the licence map and the change engine live in `exposure.changes`; these names
+# Edits, the licence map and the change engine live in `exposure.whatif.changes`; these names
 # stay importable from here.
 __all__ = [
     "Edit",

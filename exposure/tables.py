@@ -27,6 +27,30 @@ from models.data import (
 )
 from models.data import LICENCE_COLUMNS as LICENCE_TABLE_COLUMNS
 
+# Input sheet -> (typed table, column of the worksheet row each typed row came from, and
+# sheet column -> typed column where the names differ): how a Scenarios row or `--vary`
+# of the sheet becomes a change of the typed table (`exposure.whatif.changes`). Sectors reach
+# the demand rows by sector; a sheet not listed is edited on the workbook and read again.
+SHEET_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "Materials": ("materials", "material_row", {}),
+    "Supply": ("supply", "supply_row", {}),
+    "Plants": ("plants", "plant_row", {}),
+    "Recipes": ("recipes", "recipe_row", {}),
+    "Demand": ("demand", "demand_row", {}),
+    "Intensity": ("intensity", "intensity_row", {}),
+    "Variants": ("variants", "variant_row", {}),
+    "Licences": (
+        "licences",
+        "licence_row",
+        {
+            "approval_rate": "rate",
+            "approval_low": "low",
+            "approval_high": "high",
+            "lead_periods": "lead",
+        },
+    ),
+}
+
 
 def periods_of(book: RawWorkbook) -> list[str]:
     """Period ids in the row order of the Periods sheet, or the single default period."""

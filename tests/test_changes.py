@@ -14,7 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from exposure.changes import (
+from exposure.errors import InputError
+from exposure.scenarios import Engine, Vary
+from exposure.tables import to_model_data
+from exposure.whatif.changes import (
     Change,
     Changes,
     Edit,
@@ -24,9 +27,6 @@ from exposure.changes import (
     resolve_edits,
     scenario_edits,
 )
-from exposure.errors import InputError
-from exposure.scenarios import Engine, Vary
-from exposure.tables import to_model_data
 from exposure.workbook.reader import RawWorkbook
 from exposure.workbook.validate import load_valid_workbook
 from models import build_model
@@ -206,7 +206,7 @@ def test_an_in_place_update_needs_no_describe_and_equals_a_cold_build(change, mo
 
 def test_stress_draws_are_licence_rate_changes_on_the_fast_path():
     _, base = reference()
-    from exposure.changes import LicenceMap, licence_rate_changes
+    from exposure.whatif.changes import LicenceMap, licence_rate_changes
 
     licences = LicenceMap.of(base)
     keys = zip(base.licences["licence_row"], base.licences["period"], strict=True)
@@ -217,3 +217,21 @@ def test_stress_draws_are_licence_rate_changes_on_the_fast_path():
     supply, plants = licences.limits_for(task)
     assert np.array_equal(supply, (changed.supply["capacity"] * changed.supply["approval"]))
     assert np.array_equal(plants, (changed.plants["capacity"] * changed.plants["approval"]))
+
+
+def test_the_change_engine_imports_no_front_door():
+    import ast
+
+    import exposure.whatif.changes as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    doors = ("exposure.cli", "exposure.web", "exposure.schedule", "exposure.pipeline")
+    assert not [m for m in imported if m.startswith(doors)]

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from exposure.changes import Changes, LicenceMap, apply_changes
 from exposure.errors import NotOptimalError, UsageError
+from exposure.whatif.changes import Changes, LicenceMap, apply_changes
 from models.allocation import (
     AllocationModel,
     ObjectiveMode,

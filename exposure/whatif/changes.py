@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from exposure.errors import InputError
 from exposure.issues import Issue
+from exposure.tables import SHEET_TABLES
 from exposure.workbook.checks import match_rows
 from exposure.workbook.reader import ROW, RawWorkbook
 from exposure.workbook.schema import (
@@ -287,29 +288,6 @@ def scenario_edits(book: RawWorkbook) -> dict[str, list[Edit]]:
             )
         )
     return edits
-
-
-# Input sheet -> (typed table, column of the input row each typed row came from, and
-# sheet column -> typed column where the names differ).
-SHEET_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
-    "Materials": ("materials", "material_row", {}),
-    "Supply": ("supply", "supply_row", {}),
-    "Plants": ("plants", "plant_row", {}),
-    "Recipes": ("recipes", "recipe_row", {}),
-    "Demand": ("demand", "demand_row", {}),
-    "Intensity": ("intensity", "intensity_row", {}),
-    "Variants": ("variants", "variant_row", {}),
-    "Licences": (
-        "licences",
-        "licence_row",
-        {
-            "approval_rate": "rate",
-            "approval_low": "low",
-            "approval_high": "high",
-            "lead_periods": "lead",
-        },
-    ),
-}
 
 
 @dataclass(frozen=True)
