@@ -427,16 +427,14 @@ def scenario_rows(book: RawWorkbook, log: IssueLog) -> None:
             edit_column(spec, column_name)
             conditions = edit_match(spec, record["match"])
         except EditError as problem:
-            message = problem.message
+            where = {**table.cell(problem.part, row), "value": record[problem.part]}
             if problem.part == "sheet":
-                message = f"scenario changes {message}"
-            log.add_error(
-                f"scenario-{problem.part}",
-                message,
-                **table.cell(problem.part, row),
-                value=record[problem.part],
-                hint=problem.hint,
-            )
+                message = f"scenario changes {problem.message}"
+                log.add_error("scenario-sheet", message, **where, hint=problem.hint)
+            elif problem.part == "column":
+                log.add_error("scenario-column", problem.message, **where, hint=problem.hint)
+            else:
+                log.add_error("scenario-match", problem.message, **where, hint=problem.hint)
             continue
         if spec.name in book.tables and not match_rows(book.frame(spec.name), conditions).any():
             log.add_error(
