@@ -238,10 +238,7 @@ def synthetic(n_variables: int, seed: int = 0, periods: int | None = None) -> Al
         }
     )
     plant_rows = np.repeat(np.arange(n_plants) + 2, n_periods)
-    plants["capacity_cell"] = [f"Plants!D{r}" for r in plant_rows]
-    plants["approval_cell"] = [
-        f"Licences!D{int(r)}" if not np.isnan(r) else None for r in plants["licence_row"]
-    ]
+    plant_cells = pd.Series([f"Plants!D{r}" for r in plant_rows], dtype=object)
     recipes = pd.DataFrame(
         [
             (plant, material, round(t_per_t * float(rng.uniform(0.9, 1.1)), 5))
@@ -323,10 +320,25 @@ def synthetic(n_variables: int, seed: int = 0, periods: int | None = None) -> Al
             "licence_row": np.repeat(licence_row, n_periods),
         }
     )
-    supply["capacity_cell"] = [f"Supply!D{r}" for r in np.repeat(np.arange(n_pairs) + 2, n_periods)]
-    supply["approval_cell"] = [
-        f"Licences!D{int(r)}" if not np.isnan(r) else None for r in supply["licence_row"]
-    ]
+    supply_rows = np.repeat(np.arange(n_pairs) + 2, n_periods)
+    supply_cells = pd.Series([f"Supply!D{r}" for r in supply_rows], dtype=object)
+    # The licence table: one row per Licences row and period, keyed by its sheet row.
+    licence_table = pd.DataFrame(
+        [
+            (
+                float(row),
+                regime_id,
+                material,
+                period,
+                None,
+                None,
+                licence_approval[regime_id, material],
+            )
+            for (regime_id, material), row in sorted(licences.items(), key=lambda kv: kv[1])
+            for period in period_ids
+        ],
+        columns=["licence_row", "regime", "material", "period", "end_use", "market", "rate"],
+    ).assign(low=np.nan, high=np.nan, lead=0.0)
 
     # --------------------------------------------------------------- materials
     materials = pd.DataFrame(
@@ -348,6 +360,16 @@ def synthetic(n_variables: int, seed: int = 0, periods: int | None = None) -> Al
         intensity=intensity,
         plants=plants,
         recipes=recipes,
+        licences=licence_table,
+        cells={
+            "supply": {"capacity": supply_cells},
+            "plants": {"capacity": plant_cells},
+            "licences": {
+                "rate": pd.Series(
+                    [f"Licences!D{int(r)}" for r in licence_table["licence_row"]], dtype=object
+                )
+            },
+        },
     )
 
 

@@ -26,7 +26,7 @@ from exposure.sensitivity import (
 from exposure.text import usd
 from exposure.why_short import why_short_table
 from models.allocation import AllocationModel, Solution
-from models.data import DEFAULT_LANE, AllocationData
+from models.data import DEFAULT_LANE, ROW_KEYS, AllocationData, join_inputs
 
 BINDING_TOLERANCE = 1e-6
 
@@ -100,9 +100,8 @@ def sector_table(products: pd.DataFrame, by_period: bool = True) -> pd.DataFrame
 
 
 def supply_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
-    supply = solution.supply.copy()
-    for column in ("country", "regime"):
-        supply[column] = data.supply[column].to_numpy() if column in data.supply else None
+    inputs = data.supply.assign(country=data.supply.get("country"))
+    supply = join_inputs(solution.supply, inputs, ROW_KEYS["supply"], ["country", "regime"])
     supply["use_pct"] = metrics.share(supply["buy"], supply["licensed_capacity"])
     return supply[
         [

@@ -182,8 +182,8 @@ UNLICENSED = "unlicensed"
 
 def _licence_tags(frame: pd.DataFrame) -> list[str]:
     """The regime whose Licences row a supply or plant row ships under, else UNLICENSED."""
-    if frame.empty or "licence_row" not in frame or "regime" not in frame:
-        return [UNLICENSED] * len(frame)
+    if frame.empty:
+        return []
     return [
         str(regime) if isinstance(regime, str) and not pd.isna(row) else UNLICENSED
         for regime, row in zip(frame["regime"], frame["licence_row"], strict=True)

@@ -13,26 +13,43 @@ model once.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from exposure import metrics
 from exposure.errors import InputError
 from exposure.issues import Issue
-from exposure.tables import approval_lookup, periods_of, to_model_data
+from exposure.tables import to_model_data
+from exposure.whatif.changes import (
+    Change,
+    Changes,
+    Edit,
+    LicenceMap,
+    apply_changes,
+    apply_edits,
+    edit_changes,
+    licence_rate_changes,
+    resolve_edits,
+    scenario_edits,
+    vary_edit,
+)
 from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, WarmModel, executor_for
-from exposure.workbook.checks import match_rows, parse_match
+from exposure.workbook.checks import match_rows
 from exposure.workbook.reader import ROW, RawWorkbook
-from exposure.workbook.schema import SHEETS_BY_NAME
+from exposure.workbook.schema import (
+    EditError,
+    edit_column,
+    edit_match,
+    edit_sheet,
+    value_problem,
+)
 from models.allocation import (
     AllocationModel,
     ObjectiveMode,
@@ -41,165 +58,6 @@ from models.allocation import (
 from models.data import AllocationData
 
 Progress = Callable[[int], None]
-
-
-# ------------------------------------------------------------------ scenario edits
-@dataclass(frozen=True)
-class Edit:
-    """One row of the Scenarios sheet: change `column` of the rows of `sheet` that match."""
-
-    scenario: str
-    sheet: str
-    column: str
-    conditions: tuple[tuple[str, str], ...]
-    operation: str
-    value: float
-    note: str | None
-    row: int  # row on the Scenarios sheet
-
-    @property
-    def match_text(self) -> str:
-        return "; ".join(f"{c}={v}" for c, v in self.conditions) or "(all rows)"
-
-
-def scenario_edits(book: RawWorkbook) -> dict[str, list[Edit]]:
-    """Scenario id -> its edits in sheet order (the sheet was validated)."""
-    edits: dict[str, list[Edit]] = {}
-    for _, record in book.frame("Scenarios").iterrows():
-        sheet = next(s for s in SHEETS_BY_NAME if s.casefold() == record["sheet"].casefold())
-        edits.setdefault(record["scenario"], []).append(
-            Edit(
-                scenario=record["scenario"],
-                sheet=sheet,
-                column=record["column"].casefold(),
-                conditions=tuple(parse_match(record["match"])),
-                operation=record["operation"],
-                value=float(record["value"]),
-                note=record["note"],
-                row=int(record[ROW]),
-            )
-        )
-    return edits
-
-
-def _edited(old: Any, edit: Edit, default: float | None) -> float:
-    base = default if old is None else float(old)
-    if edit.operation == "set":
-        return edit.value
-    if base is None:
-        base = 0.0
-    return base * edit.value if edit.operation == "scale" else base + edit.value
-
-
-def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, pd.DataFrame]:
-    """A copy of `book` with the edits applied, and the input diff (cell, from, to).
-
-    Raises InputError naming the Scenarios row when an edit matches nothing or
-    would make a value invalid (a negative tonnage, a rate above 1).
-    """
-    changed = copy.copy(book)
-    changed.tables = dict(book.tables)
-    problems: list[Issue] = []
-    diff = []
-    scenarios = book.tables.get("Scenarios")
-    scenarios_title = scenarios.title if scenarios else "Scenarios"
-    scenario_columns = scenarios.column_index if scenarios else {}
-    for edit in edits:
-        if edit.sheet not in changed.tables:
-            problems.append(
-                _edit_issue(
-                    scenarios_title,
-                    scenario_columns.get("sheet"),
-                    edit,
-                    f"the workbook has no {edit.sheet}",
-                )
-            )
-            continue
-        table = copy.copy(changed.tables[edit.sheet])
-        frame = table.frame.copy()
-        mask = match_rows(frame, list(edit.conditions))
-        if not mask.any():
-            problems.append(
-                _edit_issue(
-                    scenarios_title,
-                    scenario_columns.get("match"),
-                    edit,
-                    f"scenario '{edit.scenario}': match {edit.match_text} selects no row of "
-                    f"{edit.sheet}",
-                )
-            )
-            continue
-        spec = SHEETS_BY_NAME[edit.sheet].column(edit.column)
-        letter_cell = table.column_index.get(edit.column)
-        for index in frame.index[mask]:
-            old = frame.at[index, edit.column]
-            new = _edited(old, edit, spec.default)
-            bad = _invalid(spec.kind, new)
-            if bad:
-                problems.append(
-                    _edit_issue(
-                        scenarios_title,
-                        scenario_columns.get("value"),
-                        edit,
-                        f"scenario '{edit.scenario}' makes {edit.sheet} {edit.column} {new:g} "
-                        f"at row {frame.at[index, ROW]}: {bad}",
-                    )
-                )
-                continue
-            frame.at[index, edit.column] = new
-            row = int(frame.at[index, ROW])
-            key = ", ".join(
-                f"{k}={frame.at[index, k]}"
-                for k in SHEETS_BY_NAME[edit.sheet].key
-                if frame.at[index, k] is not None
-            )
-            place = (
-                f"{table.title}!{get_column_letter(letter_cell)}{row}"
-                if letter_cell
-                else table.title
-            )
-            diff.append(
-                {
-                    "scenario": edit.scenario,
-                    "sheet": table.title,
-                    "cell": place,
-                    "key": key,
-                    "column": edit.column,
-                    "from": old,
-                    "to": new,
-                    "note": edit.note,
-                }
-            )
-        table.frame = frame
-        changed.tables[edit.sheet] = table
-    if problems:
-        raise InputError(problems)
-    columns = ["scenario", "sheet", "cell", "key", "column", "from", "to", "note"]
-    return changed, pd.DataFrame(diff, columns=columns)
-
-
-def _invalid(kind: str, value: float) -> str | None:
-    if not math.isfinite(value):
-        return "not a finite number"
-    if kind == "rate" and not 0 <= value <= 1:
-        return "a rate must stay within [0, 1]"
-    if kind in ("quantity", "money") and value < 0:
-        return "it must not be negative"
-    if kind == "weight" and value <= 0:
-        return "it must be greater than 0"
-    return None
-
-
-def _edit_issue(title: str, column: int | None, edit: Edit, message: str) -> Issue:
-    """A problem placed at the Scenarios cell (sheet, match or value) of the edit's row."""
-    return Issue(
-        code="scenario-edit",
-        message=message,
-        sheet=title,
-        row=edit.row,
-        column=column,
-        hint="fix the match or value of this Scenarios row",
-    )
 
 
 # ------------------------------------------------------------------------- KPIs
@@ -286,9 +144,9 @@ class Engine:
     def rebuilds(self) -> int:
         return self.warm.rebuilds
 
-    def solve(self, data: AllocationData) -> QuickSolution:
-        """Solve changed tables (a what-if scenario) on the warm model."""
-        return self.warm.solve(data)
+    def solve(self, task: Task) -> QuickSolution:
+        """Solve changes to the base tables (or changed tables) on the warm model."""
+        return self.warm.solve(task)
 
     def solve_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> QuickSolution:
         """Solve with only licensed capacities changed from the base (the fast path)."""
@@ -333,40 +191,36 @@ def run_whatif(
     columns: dict[str, dict[str, float]] = {}
     datas = {"base": engine.base}
     diffs = []
-    changed_books = {}
+    tasks: dict[str, Task] = {}
     for name, scenario_edits_ in edits.items():  # validate every scenario before solving
-        changed_books[name], diff = apply_edits(book, scenario_edits_)
+        resolved, diff = resolve_edits(book, scenario_edits_)
         diffs.append(diff)
+        changes = edit_changes(resolved)
+        if changes is None:  # a sheet without a typed table: the workbook path
+            datas[name] = to_model_data(apply_edits(book, scenario_edits_)[0])
+            tasks[name] = datas[name]
+        else:
+            datas[name] = apply_changes(engine.base, changes.items)[0]
+            tasks[name] = changes
     base_solution = engine.solve(engine.base)
     columns["base"] = _scenario_kpis(base_solution, index)
     interrupted = False
     if scheduler or (jobs is not None and jobs > 1):
-        for name, changed in changed_books.items():
-            datas[name] = to_model_data(changed)
-        names_in_order = list(changed_books)
+        names_in_order = list(tasks)
         solutions, interrupted = solve_elsewhere(
-            engine, [datas[n] for n in names_in_order], jobs, scheduler, progress
+            engine, [tasks[n] for n in names_in_order], jobs, scheduler, progress
         )
         for name, solution in zip(names_in_order, solutions, strict=False):
             columns[name] = _scenario_kpis(solution, SectorIndex.of(datas[name]))
-        return WhatIfResult(
-            _comparison(columns),
-            pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(),
-            list(columns)[1:],
-            datas,
-            engine.rebuilds,
-            interrupted,
-        )
-    try:
-        for name, changed in changed_books.items():
-            data = to_model_data(changed)
-            datas[name] = data
-            solution = engine.solve(data)
-            columns[name] = _scenario_kpis(solution, SectorIndex.of(data))
-            if progress:
-                progress(1)
-    except KeyboardInterrupt:
-        interrupted = True
+    else:
+        try:
+            for name, task in tasks.items():
+                solution = engine.solve(task)
+                columns[name] = _scenario_kpis(solution, SectorIndex.of(datas[name]))
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:
+            interrupted = True
     comparison = _comparison(columns)
     diff = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
     return WhatIfResult(comparison, diff, list(columns)[1:], datas, engine.rebuilds, interrupted)
@@ -399,86 +253,16 @@ def _comparison(columns: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-# ------------------------------------------------------------ approval fast path
-@dataclass
-class LicenceMap:
-    """Which supply and plant rows take their approval from which licence."""
-
-    supply_capacity: np.ndarray
-    plant_capacity: np.ndarray
-    supply_approval: np.ndarray
-    plant_approval: np.ndarray
-    supply_licence_row: np.ndarray  # Licences sheet row per supply row (-1: uncontrolled)
-    plant_licence_row: np.ndarray
-    # (Licences row, period) of each supply and plant row, or None: with lanes one
-    # regime, material and period may have several rows (one per end use and market).
-    supply_key: list[tuple[int, str] | None]
-    plant_key: list[tuple[int, str] | None]
-
-    @classmethod
-    def of(cls, data: AllocationData) -> LicenceMap:
-        def keys(frame: pd.DataFrame) -> list[tuple[int, str] | None]:
-            if "licence_row" not in frame:
-                return [None] * len(frame)
-            return [
-                (int(lr), t) if isinstance(r, str) and not pd.isna(lr) else None
-                for r, t, lr in zip(
-                    frame["regime"], frame["period"], frame["licence_row"], strict=True
-                )
-            ]
-
-        def rows(frame: pd.DataFrame) -> np.ndarray:
-            if "licence_row" not in frame:
-                return np.full(len(frame), -1)
-            return frame["licence_row"].fillna(-1).to_numpy(int)
-
-        return cls(
-            supply_capacity=data.supply["capacity"].to_numpy(float),
-            plant_capacity=data.plants["capacity"].to_numpy(float),
-            supply_approval=data.supply["approval"].to_numpy(float),
-            plant_approval=data.plants["approval"].to_numpy(float),
-            supply_licence_row=rows(data.supply),
-            plant_licence_row=rows(data.plants),
-            supply_key=keys(data.supply),
-            plant_key=keys(data.plants),
-        )
-
-    def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, np.ndarray]:
-        """Licensed capacities with the approval of the given Licences rows set to `rate`."""
-        supply = self.supply_approval.copy()
-        plants = self.plant_approval.copy()
-        supply[np.isin(self.supply_licence_row, list(licence_rows))] = rate
-        plants[np.isin(self.plant_licence_row, list(licence_rows))] = rate
-        return self.supply_capacity * supply, self.plant_capacity * plants
-
-    def limits_for_rates(
-        self, rates: dict[tuple[int, str], float]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Licensed capacities with approval rates per (Licences row, period)."""
-        supply = np.array(
-            [
-                rates.get(k, a) if k else a
-                for k, a in zip(self.supply_key, self.supply_approval, strict=True)
-            ]
-        )
-        plants = np.array(
-            [
-                rates.get(k, a) if k else a
-                for k, a in zip(self.plant_key, self.plant_approval, strict=True)
-            ]
-        )
-        return self.supply_capacity * supply, self.plant_capacity * plants
-
-
 # --------------------------------------------------------------------- executors
-def solve_many_limits(
+def solve_many(
     engine: Engine,
-    limits: list[tuple[np.ndarray, np.ndarray]],
+    tasks: list[Task],
     jobs: int | None = None,
     progress: Progress | None = None,
     scheduler: str | None = None,
 ) -> tuple[list[np.ndarray], bool]:
-    """Built units per product row for each (supply_limit, plant_limit); (results, interrupted).
+    """Built units per product row for each task (changes to the base tables); (results,
+    interrupted).
 
     In this process on the engine's warm model by default; with `jobs` > 1 on local
     worker processes, with `scheduler` on a Dask cluster (see `whatif.executors`); the
@@ -488,14 +272,14 @@ def solve_many_limits(
     if not scheduler and (jobs is None or jobs <= 1):
         results: list[np.ndarray] = []
         try:
-            for supply, plants in limits:
-                results.append(engine.solve_limits(supply, plants).built)
+            for task in tasks:
+                results.append(engine.warm.solve(task).built)
                 if progress:
                     progress(1)
         except KeyboardInterrupt:
             return results, True
         return results, False
-    solutions, interrupted = solve_elsewhere(engine, list(limits), jobs, scheduler, progress)
+    solutions, interrupted = solve_elsewhere(engine, list(tasks), jobs, scheduler, progress)
     return [s.built for s in solutions], interrupted
 
 
@@ -538,32 +322,29 @@ class Vary:
                     )
                 ]
             )
-        sheet = next(
-            (s for s in SHEETS_BY_NAME if s.casefold() == parts[0].strip().casefold()), None
-        )
-        if sheet is None or sheet == "Scenarios":
-            raise InputError([Issue("bad-vary", f"--vary names unknown sheet '{parts[0]}'")])
-        column = parts[1].strip().casefold()
-        spec = SHEETS_BY_NAME[sheet]
-        if column not in spec.column_names or not spec.column(column).is_number:
-            numeric = ", ".join(c.name for c in spec.columns if c.is_number)
+        try:  # the schema's rules of an edit, as the Scenarios sheet's validation uses them
+            spec = edit_sheet(parts[0])
+            column = edit_column(spec, parts[1]).name
+            conditions = tuple(edit_match(spec, parts[2] if len(parts) > 2 else ""))
+        except EditError as problem:
             raise InputError(
                 [
                     Issue(
                         "bad-vary",
-                        f"--vary: '{parts[1]}' is not a number column of {sheet}",
-                        hint=f"one of {numeric}",
+                        f"--vary {problem.part}: {problem.message}",
+                        hint=problem.hint or "e.g. Licences:approval_rate:regime=CN;material=DY",
                     )
                 ]
-            )
-        try:
-            conditions = tuple(parse_match(parts[2] if len(parts) > 2 else ""))
-        except ValueError as exc:
-            raise InputError([Issue("bad-vary", f"--vary match: {exc}")]) from exc
-        bad = [c for c, _ in conditions if c not in spec.column_names]
-        if bad:
-            raise InputError([Issue("bad-vary", f"--vary match names unknown column '{bad[0]}'")])
-        return cls(sheet, column, conditions)
+            ) from problem
+        return cls(spec.name, column, conditions)
+
+    def changes(self, book: RawWorkbook, value: float) -> Changes | AllocationData:
+        """The task of one sweep step: the varied cells set to `value`."""
+        edits = [vary_edit(self.sheet, self.column, self.conditions, value)]
+        changes = edit_changes(resolve_edits(book, edits)[0])
+        if changes is None:  # a sheet without a typed table: the workbook path
+            return to_model_data(apply_edits(book, edits)[0])
+        return changes
 
 
 @dataclass
@@ -600,29 +381,21 @@ def run_sweep(
                 )
             ]
         )
-    spec = SHEETS_BY_NAME[vary.sheet].column(vary.column)
+    kind = edit_sheet(vary.sheet).column(vary.column).kind
     for value in values:
-        bad = _invalid(spec.kind, value)
+        bad = value_problem(kind, value)
         if bad:
             raise InputError([Issue("bad-vary", f"sweep value {value:g}: {bad}")])
     if vary.sheet == "Licences" and vary.column == "approval_rate":
-        licences = LicenceMap.of(engine.base)
-        rows = set(frame.loc[mask, ROW].astype(int))
-        limits = [licences.limits_for_rows(rows, value) for value in values]
-        built, interrupted = solve_many_limits(engine, limits, jobs, progress, scheduler)
+        # Every period of the matched licences at once; licensed capacities only.
+        rows = tuple(float(r) for r in frame.loc[mask, ROW])
+        tasks: list[Task] = [
+            Changes((Change("licences", "rate", (("licence_row", rows),), "set", value),))
+            for value in values
+        ]
     else:
-        built, interrupted = [], False
-        try:
-            for value in values:
-                edit = Edit(
-                    "sweep", vary.sheet, vary.column, vary.conditions, "set", value, None, 0
-                )
-                changed, _ = apply_edits(book, [edit])
-                built.append(engine.solve(to_model_data(changed)).built)
-                if progress:
-                    progress(1)
-        except KeyboardInterrupt:
-            interrupted = True
+        tasks = [vary.changes(book, value) for value in values]
+    built, interrupted = solve_many(engine, tasks, jobs, progress, scheduler)
     rows_out, totals = [], []
     for value, units_built in zip(values, built, strict=False):
         per_sector = index.kpis(units_built)
@@ -742,27 +515,26 @@ def stress_uniforms(
 
 
 def stress_rates(
-    book: RawWorkbook, draws: int, seed: int
+    data: AllocationData, draws: int, seed: int, persistence: dict[str, float] | None = None
 ) -> tuple[list[dict[tuple[int, str], float]], pd.DataFrame]:
     """Approval rates per draw: one uniform draw per regime and period, shared by its materials.
 
-    Each licence's rate is its triangular quantile (approval_low, approval_rate,
-    approval_high) at that shared draw, so licence policy moves together; a regime's
+    Each licence's rate is its triangular quantile (low, rate, high of the licence
+    table) at that shared draw, so licence policy moves together; a regime's
     `persistence` links its periods (`stress_uniforms`).
     """
-    periods = periods_of(book)
-    licences = approval_lookup(book, periods)
+    licences = data.licences
     groups = sorted({(r, t) for r, t in zip(licences["regime"], licences["period"], strict=True)})
-    uniforms = stress_uniforms(groups, periods, regime_persistence(book), draws, seed)
+    uniforms = stress_uniforms(groups, data.periods, persistence or {}, draws, seed)
     per_draw: list[dict[tuple[int, str], float]] = [{} for _ in range(draws)]
     columns = {}
     for record in licences.itertuples():
-        mode = float(record.approval_rate)
-        low = _or_default(record.approval_low, mode)
-        high = _or_default(record.approval_high, mode)
+        mode = float(record.rate)
+        low = _or_default(record.low, mode)
+        high = _or_default(record.high, mode)
         rates = triangular_quantile(uniforms[record.regime, record.period], low, mode, high)
         key = (int(record.licence_row), record.period)
-        lane = " ".join(str(v) for v in (record.end_use, record.market) if v is not None)
+        lane = " ".join(str(v) for v in (record.end_use, record.market) if _named(v))
         name = f"{record.regime} {record.material} {lane} {record.period}".replace("  ", " ")
         columns[name] = rates
         for i in range(draws):
@@ -770,17 +542,20 @@ def stress_rates(
     return per_draw, pd.DataFrame(columns, index=pd.RangeIndex(draws))
 
 
-def stress_distribution(book: RawWorkbook) -> pd.DataFrame:
+def _named(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def stress_distribution(data: AllocationData) -> pd.DataFrame:
     """The triangular distribution each licence's rate is drawn from, with its mean.
 
-    A blank approval_low or approval_high is the rate itself (no spread that side).
+    A blank low or high is the rate itself (no spread that side).
     """
-    licences = approval_lookup(book, periods_of(book))
     rows = []
-    for record in licences.itertuples():
-        mode = float(record.approval_rate)
-        low = _or_default(record.approval_low, mode)
-        high = _or_default(record.approval_high, mode)
+    for record in data.licences.itertuples():
+        mode = float(record.rate)
+        low = _or_default(record.low, mode)
+        high = _or_default(record.high, mode)
         rows.append((record.regime, record.material, record.period, low, mode, high))
     columns = ["regime", "material", "period", "approval_low", "approval_rate", "approval_high"]
     frame = pd.DataFrame(rows, columns=columns)
@@ -805,12 +580,12 @@ def run_stress(
     """Monte Carlo over approval rates; per sector the distribution of outcomes."""
     engine = engine or Engine(book, objective, time_limit)
     index = SectorIndex.of(engine.base)
-    licences = LicenceMap.of(engine.base)
-    rates, rate_table = stress_rates(book, draws, seed)
-    limits = [licences.limits_for_rates(r) for r in rates]
-    built, interrupted = solve_many_limits(engine, limits, jobs, progress, scheduler)
+    persistence = regime_persistence(book)
+    rates, rate_table = stress_rates(engine.base, draws, seed, persistence)
+    tasks: list[Task] = [licence_rate_changes(r) for r in rates]
+    built, interrupted = solve_many(engine, tasks, jobs, progress, scheduler)
     # The base case (every rate at approval_rate), to say where it lies among the draws.
-    base_lost = index.kpis(engine.solve_limits(*licences.limits_for_rates({})).built)["lost_value"]
+    base_lost = index.kpis(engine.solve(Changes(())).built)["lost_value"]
     done = len(built)
     lost = np.zeros((done, len(index.sectors)))
     service = np.zeros_like(lost)
@@ -854,7 +629,21 @@ def run_stress(
         seed,
         done,
         interrupted,
-        distribution=stress_distribution(book),
+        distribution=stress_distribution(engine.base),
         base_lost_value=float(base_lost.sum()),
-        persistence=regime_persistence(book),
+        persistence=persistence,
     )
+
+
+# Edits, the licence map and the change engine live in `exposure.whatif.changes`; these names
+# stay importable from here.
+__all__ = [
+    "Edit",
+    "LicenceMap",
+    "apply_edits",
+    "run_stress",
+    "run_sweep",
+    "run_whatif",
+    "scenario_edits",
+    "stress_rates",
+]

@@ -33,7 +33,7 @@ import pandas as pd
 
 from exposure import metrics
 from models.allocation import AllocationModel, QuickSolution, Solution
-from models.data import AllocationData
+from models.data import ROW_KEYS, AllocationData, join_inputs
 
 APPROVAL_STEP = 0.01  # one percentage point
 CAPACITY_STEP = 0.01  # one percent of a limit
@@ -345,7 +345,7 @@ def licensed_rows(data: AllocationData) -> pd.DataFrame:
     tables = (("supply", data.supply, "material"), ("plant", data.plants, "output"))
     names = {"supply": "source", "plant": "plant"}
     for kind, table, material in tables:
-        if table.empty or "licence_row" not in table:
+        if table.empty:
             continue
         controlled = table["regime"].notna() & table["licence_row"].notna()
         rows = table.loc[controlled]
@@ -362,9 +362,11 @@ def licensed_rows(data: AllocationData) -> pd.DataFrame:
                     "licence_row": rows["licence_row"].to_numpy(),
                     "lane": rows.get("lane", pd.Series("", index=rows.index)).to_numpy(),
                     "name": rows[names[kind]].to_numpy(),
-                    "approval_cell": rows.get(
-                        "approval_cell", pd.Series(None, index=rows.index)
-                    ).to_numpy(),
+                    "approval_cell": data.cell(
+                        "supply" if kind == "supply" else "plants", "approval"
+                    )
+                    .loc[rows.index]
+                    .to_numpy(),
                 }
             )
         )
@@ -413,10 +415,8 @@ def with_approval(
         mask &= supply["period"] == period
         plant_mask &= plants["period"] == period
     # Only materials the regime lists are controlled: rows it does not list keep approval 1.
-    if "licence_row" in supply:
-        mask &= supply["licence_row"].notna()
-    if "licence_row" in plants:
-        plant_mask &= plants["licence_row"].notna()
+    mask &= supply["licence_row"].notna()
+    plant_mask &= plants["licence_row"].notna()
     supply.loc[mask, "approval"] = rate
     plants.loc[plant_mask, "approval"] = rate
     changed = AllocationData(**vars(data))
@@ -751,18 +751,22 @@ def relief_table(
             )
     rows = []
     tables = (
-        ("supply", solution.supply, data.supply, "buy", "material", "source"),
-        ("plant", solution.plants, data.plants, "make", "output", "plant"),
+        ("supply", solution.supply, "supply", "buy", "material", "source"),
+        ("plant", solution.plants, "plants", "make", "output", "plant"),
     )
-    for kind, result, table, flow, material_column, name_column in tables:
+    for kind, result, name, flow, material_column, name_column in tables:
+        table = join_inputs(
+            result,
+            data.with_cells(name, ("approval", "capacity")),
+            ROW_KEYS[name],
+            ["regime", "licence_row", "approval_cell", "capacity_cell"],
+        )
         if result.empty:
             continue
         limit = result["licensed_capacity"].to_numpy(float)
         at_limit = _at_limit(result[flow].to_numpy(float), limit)
         licensed = (result["approval"].to_numpy(float) < 1) & (
             table["licence_row"].notna().to_numpy()
-            if "licence_row" in table
-            else np.zeros(len(table), dtype=bool)
         )
         for position in np.flatnonzero(at_limit & ((limit > 0) | licensed)):
             record = table.iloc[position]

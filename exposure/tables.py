@@ -25,6 +25,31 @@ from models.data import (
     lane_name,
     pool_lanes,
 )
+from models.data import LICENCE_COLUMNS as LICENCE_TABLE_COLUMNS
+
+# Input sheet -> (typed table, column of the worksheet row each typed row came from, and
+# sheet column -> typed column where the names differ): how a Scenarios row or `--vary`
+# of the sheet becomes a change of the typed table (`exposure.whatif.changes`). Sectors reach
+# the demand rows by sector; a sheet not listed is edited on the workbook and read again.
+SHEET_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "Materials": ("materials", "material_row", {}),
+    "Supply": ("supply", "supply_row", {}),
+    "Plants": ("plants", "plant_row", {}),
+    "Recipes": ("recipes", "recipe_row", {}),
+    "Demand": ("demand", "demand_row", {}),
+    "Intensity": ("intensity", "intensity_row", {}),
+    "Variants": ("variants", "variant_row", {}),
+    "Licences": (
+        "licences",
+        "licence_row",
+        {
+            "approval_rate": "rate",
+            "approval_low": "low",
+            "approval_high": "high",
+            "lead_periods": "lead",
+        },
+    ),
+}
 
 
 def periods_of(book: RawWorkbook) -> list[str]:
@@ -242,17 +267,26 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
     supply = expand_periods(book.frame("Supply"), ["source", "material"], periods)
     supply = supply.rename(columns={ROW: "supply_row"}).merge(sources, on="source", how="left")
     supply = _per_lane(supply, "material", pools, keys, licences, restrictions, order)
-    supply["capacity_cell"] = cell_refs(book, "Supply", "capacity", supply["supply_row"])
-
     plants = plant_frame.merge(pd.DataFrame({"period": periods}), how="cross")
     plants = _per_lane(plants, "output", pools, keys, licences, restrictions, order)
-    plants["capacity_cell"] = cell_refs(book, "Plants", "capacity", plants["plant_row"])
-    for table in (supply, plants):
-        table["approval_cell"] = cell_refs(book, "Licences", "approval_rate", table["licence_row"])
-        table["lead_cell"] = cell_refs(book, "Licences", "lead_periods", table["licence_row"])
-        table["restriction_cell"] = cell_refs(
-            book, "Restrictions", "origin", table["restriction_row"]
-        )
+    supply, plants = supply.reset_index(drop=True), plants.reset_index(drop=True)
+    licence_table = licence_rows_of(book, periods)
+    cells: dict[str, dict[str, pd.Series]] = {
+        "licences": {
+            "rate": _cells(book, "Licences", "approval_rate", licence_table["licence_row"]),
+            "lead": _cells(book, "Licences", "lead_periods", licence_table["licence_row"]),
+        }
+    }
+    for name, table, sheet, row in (
+        ("supply", supply, "Supply", "supply_row"),
+        ("plants", plants, "Plants", "plant_row"),
+    ):
+        cells[name] = {
+            "capacity": _cells(book, sheet, "capacity", table[row]),
+            "restriction": _cells(book, "Restrictions", "origin", table["restriction_row"]),
+        }
+    supply = supply.drop(columns="restriction_row")
+    plants = plants.drop(columns="restriction_row")
 
     return AllocationData(
         periods=periods,
@@ -265,7 +299,35 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
         demand=_floats(demand, ["units", "value_per_unit", "min_service", "weight"]),
         intensity=_floats(intensity, ["kg_per_unit"]),
         variants=_floats(variants, ["extra_cost_per_unit", "max_share"]),
+        licences=licence_table,
+        cells=cells,
     )
+
+
+def _cells(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> pd.Series:
+    return pd.Series(cell_refs(book, sheet, column, rows), index=rows.index, dtype=object)
+
+
+def licence_rows_of(book: RawWorkbook, periods: list[str]) -> pd.DataFrame:
+    """The typed licence table (`models.data.LICENCE_COLUMNS`), one row per Licences row
+    and period it speaks for, in the order of `approval_lookup`."""
+    lookup = approval_lookup(book, periods)
+    frame = pd.DataFrame(
+        {
+            "licence_row": pd.to_numeric(lookup["licence_row"]).astype(float),
+            "regime": lookup["regime"],
+            "material": lookup["material"],
+            "period": lookup["period"],
+            "end_use": lookup["end_use"],
+            "market": lookup["market"],
+            "rate": pd.to_numeric(lookup["approval_rate"]).astype(float),
+            "low": pd.to_numeric(lookup["approval_low"]).astype(float),
+            "high": pd.to_numeric(lookup["approval_high"]).astype(float),
+            "lead": pd.to_numeric(lookup["lead_periods"]).astype(float).fillna(0.0),
+        },
+        columns=LICENCE_TABLE_COLUMNS,
+    )
+    return frame.reset_index(drop=True)
 
 
 def _floats(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -169,11 +169,12 @@ def _lane_refusals(data: AllocationData) -> dict[tuple[str, str, str], list[Limi
     E.g. "defence/US gets no CN-MOFCOM NDFEB from CNX: Licences!D9" (design 5, Why short).
     """
     found: dict[tuple[str, str, str], list[Limit]] = defaultdict(list)
-    for table, material_column, name_column in (
-        (data.supply, "material", "source"),
-        (data.plants, "output", "plant"),
+    for name_of_table, material_column, name_column in (
+        ("supply", "material", "source"),
+        ("plants", "output", "plant"),
     ):
-        if table.empty or "lane" not in table:
+        table = data.with_cells(name_of_table, ("restriction", "approval", "lead"))
+        if table.empty:
             continue
         for record in table.to_dict("records"):
             key = (record[material_column], record["period"], record["lane"])

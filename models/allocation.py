@@ -21,6 +21,7 @@ magnitude. Every HiGHS run is retried cold before trouble is reported
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
@@ -28,7 +29,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import highspy
 import numpy as np
@@ -174,7 +175,6 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
     """The index sets and numbers of the LP for `data` (design section 4)."""
     data.fill_defaults()
     periods = list(data.periods)
-    last_period = periods[-1]
     materials_frame = data.materials.set_index("material")
     materials = list(materials_frame.index)
     supply = data.supply
@@ -199,10 +199,7 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         for f, (m, t) in enumerate(stock_floor_keys)
         for lane in pools[m]
     ]
-    min_service = demand["min_service"].astype(float).to_numpy()
-    units = demand["units"].astype(float).to_numpy()
-    # A floor on (next to) zero units is met by building nothing: no row for it.
-    has_floor = (min_service > 0) & (units > SMALLEST_FLOOR)
+    has_floor = _floors(demand)
     service_floor_rows = [int(i) for i in np.flatnonzero(has_floor)]
     service_floor_keys = [product_keys[i] for i in service_floor_rows]
     fair_keys = list(product_keys) if objective == "fair" else []
@@ -219,9 +216,7 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         strict=True,
     ):
         kg[j, v][m] = k
-    variant_table = data.variants.set_index(["product", "variant"])
-    extra = variant_table["extra_cost_per_unit"].astype(float).to_dict()
-    share = variant_table["max_share"].astype(float).to_dict()
+    share = data.variants.set_index(["product", "variant"])["max_share"].astype(float).to_dict()
     variants_of: dict[str, list[str]] = defaultdict(list)
     for j, v in kg:
         if v != STANDARD:
@@ -279,19 +274,6 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
     supply_groups = _groups(supply_keys)
     plant_groups = _groups(plant_keys)
 
-    holding = materials_frame["holding_cost"].astype(float)
-    terminal = materials_frame["terminal_value"].astype(float)
-    initial = materials_frame["initial_stock"].astype(float)
-    first_period = periods[0]
-    balance_rhs = np.array(
-        [-initial[m] if t == first_period and len(pools[m]) == 1 else 0.0 for m, t, _ in stock_keys]
-    )
-    weights = demand["weight"].astype(float).to_numpy()
-    values = demand["value_per_unit"].astype(float).to_numpy()
-    standard_extra = np.array([extra.get((j, STANDARD), 0.0) for j, _ in product_keys])
-    capacity = supply["capacity"].astype(float).to_numpy()
-    plant_capacity = plants["capacity"].astype(float).to_numpy()
-
     structure = Structure(
         periods=periods,
         materials=materials,
@@ -321,38 +303,12 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         plant_arrival_entries=plant_arrival_entries,
     )
     numbers = Numbers(
-        supply_limit=capacity * supply["approval"].astype(float).to_numpy(),
-        plant_limit=plant_capacity * plants["approval"].astype(float).to_numpy(),
-        supply_capacity=np.array([capacity[g[0]] for g in supply_groups], dtype=float),
-        plant_capacity=np.array([plant_capacity[g[0]] for g in plant_groups], dtype=float),
-        demand_limit=units,
-        variant_limit=np.array(
-            [share.get((product_keys[i][0], v), 1.0) * units[i] for i, v in variant_keys],
-            dtype=float,
-        ),
-        standard_limit=np.array([standard_share[i] * units[i] for i in standard_keys], float),
-        balance_rhs=balance_rhs,
-        opening_rhs=np.array([initial[m] for m in split_materials], dtype=float),
+        **_supply_numbers(supply, structure),
+        **_plant_numbers(plants, structure),
+        **_demand_numbers(data, structure, objective),
+        **_material_numbers(materials_frame, structure),
         stock_target=np.array([min_stock[m] for m, _ in stock_floor_keys], dtype=float),
         stock_coef=np.array([1.0 / min_stock[m] for m, _ in stock_floor_keys], dtype=float),
-        service_floor=min_service[has_floor],
-        service_target=(min_service * units)[has_floor],
-        service_coef=1.0 / units[has_floor],
-        fair_rhs=units if objective == "fair" else np.zeros(0),
-        fair_coef=units / weights if objective == "fair" else np.zeros(0),
-        fair_weight=weights if objective == "fair" else np.zeros(0),
-        buy_cost=supply["unit_cost"].astype(float).to_numpy(),
-        make_cost=plants["unit_cost"].astype(float).to_numpy(),
-        built_value=values - standard_extra,
-        variant_cost=np.array(
-            [extra.get((product_keys[i][0], v), 0.0) - standard_extra[i] for i, v in variant_keys],
-            dtype=float,
-        ),
-        holding_cost=np.array(
-            [holding[m] - (terminal[m] if t == last_period else 0.0) for m, t, _ in stock_keys],
-            dtype=float,
-        ),
-        lost_value_if_nothing_built=float(np.dot(values, units)),
         product_use=np.array(product_use, dtype=float),
         recipe_use=np.array(recipe_use, dtype=float),
         supply_arrival=np.array(supply_shares, dtype=float),
@@ -361,6 +317,148 @@ def describe(data: AllocationData, objective: ObjectiveMode) -> tuple[Structure,
         plant_beyond=plant_beyond,
     )
     return structure, numbers
+
+
+# The numbers of the LP that a change of these (table, column)s moves, and nothing else:
+# `AllocationModel.update(data, changed)` recomputes only them, without `describe`.
+IN_PLACE_COLUMNS = frozenset(
+    {
+        ("supply", "capacity"),
+        ("supply", "approval"),
+        ("supply", "unit_cost"),
+        ("plants", "capacity"),
+        ("plants", "approval"),
+        ("plants", "unit_cost"),
+        ("demand", "units"),
+        ("demand", "value_per_unit"),
+        ("materials", "initial_stock"),
+        ("materials", "holding_cost"),
+        ("materials", "terminal_value"),
+        # The licence table feeds the LP only through the approval and lead of supply and
+        # plant rows, which a change of a licence changes alongside.
+        ("licences", "rate"),
+        ("licences", "low"),
+        ("licences", "high"),
+    }
+)
+
+
+def _floors(demand: pd.DataFrame) -> np.ndarray:
+    """Product rows with a service floor: min_service > 0 on more than next to zero units."""
+    min_service = demand["min_service"].astype(float).to_numpy()
+    units = demand["units"].astype(float).to_numpy()
+    # A floor on (next to) zero units is met by building nothing: no row for it.
+    return (min_service > 0) & (units > SMALLEST_FLOOR)
+
+
+def _supply_numbers(supply: pd.DataFrame, structure: Structure) -> dict[str, Any]:
+    capacity = supply["capacity"].astype(float).to_numpy()
+    return {
+        "supply_limit": capacity * supply["approval"].astype(float).to_numpy(),
+        "supply_capacity": np.array([capacity[g[0]] for g in structure.supply_groups], float),
+        "buy_cost": supply["unit_cost"].astype(float).to_numpy(),
+    }
+
+
+def _plant_numbers(plants: pd.DataFrame, structure: Structure) -> dict[str, Any]:
+    capacity = plants["capacity"].astype(float).to_numpy()
+    return {
+        "plant_limit": capacity * plants["approval"].astype(float).to_numpy(),
+        "plant_capacity": np.array([capacity[g[0]] for g in structure.plant_groups], float),
+        "make_cost": plants["unit_cost"].astype(float).to_numpy(),
+    }
+
+
+def _demand_numbers(
+    data: AllocationData, structure: Structure, objective: ObjectiveMode
+) -> dict[str, Any]:
+    demand = data.demand
+    variant_table = data.variants.set_index(["product", "variant"])
+    extra = variant_table["extra_cost_per_unit"].astype(float).to_dict()
+    share = variant_table["max_share"].astype(float).to_dict()
+    product_keys, variant_keys = structure.product_keys, structure.variant_keys
+    min_service = demand["min_service"].astype(float).to_numpy()
+    units = demand["units"].astype(float).to_numpy()
+    has_floor = _floors(demand)
+    weights = demand["weight"].astype(float).to_numpy()
+    values = demand["value_per_unit"].astype(float).to_numpy()
+    standard_share = np.array([share.get((j, STANDARD), 1.0) for j, _ in product_keys])
+    standard_extra = np.array([extra.get((j, STANDARD), 0.0) for j, _ in product_keys])
+    return {
+        "demand_limit": units,
+        "variant_limit": np.array(
+            [share.get((product_keys[i][0], v), 1.0) * units[i] for i, v in variant_keys],
+            dtype=float,
+        ),
+        "standard_limit": np.array(
+            [standard_share[i] * units[i] for i in structure.standard_keys], float
+        ),
+        "service_floor": min_service[has_floor],
+        "service_target": (min_service * units)[has_floor],
+        "service_coef": 1.0 / units[has_floor],
+        "fair_rhs": units if objective == "fair" else np.zeros(0),
+        "fair_coef": units / weights if objective == "fair" else np.zeros(0),
+        "fair_weight": weights if objective == "fair" else np.zeros(0),
+        "built_value": values - standard_extra,
+        "variant_cost": np.array(
+            [extra.get((product_keys[i][0], v), 0.0) - standard_extra[i] for i, v in variant_keys],
+            dtype=float,
+        ),
+        "lost_value_if_nothing_built": float(np.dot(values, units)),
+    }
+
+
+def _material_numbers(materials: pd.DataFrame, structure: Structure) -> dict[str, Any]:
+    """`materials` indexed by material."""
+    holding = materials["holding_cost"].astype(float)
+    terminal = materials["terminal_value"].astype(float)
+    initial = materials["initial_stock"].astype(float)
+    first_period, last_period = structure.periods[0], structure.periods[-1]
+    split = set(structure.split_materials)
+    return {
+        "balance_rhs": np.array(
+            [
+                -initial[m] if t == first_period and m not in split else 0.0
+                for m, t, _ in structure.stock_keys
+            ]
+        ),
+        "opening_rhs": np.array([initial[m] for m in structure.split_materials], dtype=float),
+        "holding_cost": np.array(
+            [
+                holding[m] - (terminal[m] if t == last_period else 0.0)
+                for m, t, _ in structure.stock_keys
+            ],
+            dtype=float,
+        ),
+    }
+
+
+def renumber(
+    data: AllocationData,
+    structure: Structure,
+    numbers: Numbers,
+    objective: ObjectiveMode,
+    changed: set[tuple[str, str]],
+) -> Numbers:
+    """`numbers` with those that the `changed` columns of `data` move recomputed (no describe).
+
+    Only for columns in `IN_PLACE_COLUMNS`; raises StructureChangedError where the new
+    numbers need other rows (a service floor appears or goes).
+    """
+    tables = {table for table, _ in changed}
+    fresh: dict[str, Any] = {}
+    if "supply" in tables:
+        fresh.update(_supply_numbers(data.supply, structure))
+    if "plants" in tables:
+        fresh.update(_plant_numbers(data.plants, structure))
+    if "demand" in tables:
+        floors = [int(i) for i in np.flatnonzero(_floors(data.demand))]
+        if floors != structure.service_floor_rows:
+            raise StructureChangedError("the new data adds or drops service floors")
+        fresh.update(_demand_numbers(data, structure, objective))
+    if "materials" in tables:
+        fresh.update(_material_numbers(data.materials.set_index("material"), structure))
+    return dataclasses.replace(numbers, **fresh)
 
 
 def objective_scale(numbers: Numbers) -> float:
@@ -969,14 +1067,22 @@ class AllocationModel:
         return f"{status.explain()} (after retries: {'; '.join(self.last_retries)})"
 
     # ---------------------------------------------------------------- update
-    def update(self, data: AllocationData) -> None:
+    def update(self, data: AllocationData, changed: set[tuple[str, str]] | None = None) -> None:
         """Make the held LP that of `data`, changing only numbers that differ.
 
-        Raises StructureChangedError when `data` needs other rows or columns.
+        `changed`: the (table, column)s in which `data` differs from the held data, if
+        known. When they are all `IN_PLACE_COLUMNS` only their numbers are recomputed,
+        in place, without `describe` (the index sets cannot have moved); otherwise the
+        whole LP is described again and compared. Raises StructureChangedError when
+        `data` needs other rows or columns.
         """
-        structure, numbers = describe(data, self.objective)
-        if structure.signature() != self.structure.signature():
-            raise StructureChangedError("the new data changes the model's index sets")
+        structure = self.structure
+        if changed is not None and changed <= IN_PLACE_COLUMNS:
+            numbers = renumber(data, structure, self.numbers, self.objective, changed)
+        else:
+            structure, numbers = describe(data, self.objective)
+            if structure.signature() != self.structure.signature():
+                raise StructureChangedError("the new data changes the model's index sets")
         if objective_scale(numbers) != self.scale:
             raise StructureChangedError("the new data needs another objective scale")
         old = self.numbers
@@ -1011,10 +1117,10 @@ class AllocationModel:
         self.numbers = numbers
         self.data = data
         new_costs = self._total_cost_vector()
-        changed = np.flatnonzero(new_costs != self.costs["total_cost"])
-        if changed.size:
+        moved = np.flatnonzero(new_costs != self.costs["total_cost"])
+        if moved.size:
             self.costs["total_cost"] = new_costs
-            self.highs.changeColsCost(changed.size, changed.astype(np.int32), new_costs[changed])
+            self.highs.changeColsCost(moved.size, moved.astype(np.int32), new_costs[moved])
         if numbers.lost_value_if_nothing_built != old.lost_value_if_nothing_built:
             self.highs.changeObjectiveOffset(numbers.lost_value_if_nothing_built / self.scale)
 

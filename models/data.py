@@ -6,6 +6,7 @@ Units: tonnes (t) of material, USD, fractions in [0, 1].
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -26,6 +27,22 @@ DEMAND_COLUMNS = [
 INTENSITY_COLUMNS = ["product", "material", "kg_per_unit"]
 MATERIAL_COLUMNS = ["material", "initial_stock", "min_stock", "holding_cost"]
 VARIANT_COLUMNS = ["product", "variant", "extra_cost_per_unit", "max_share"]
+# One row per Licences row and period it speaks for. `licence_row` is the licence's key
+# (from a workbook: its row on the Licences sheet); `end_use` and `market` are its lane
+# scope (None: every lane); `rate` [0-1] is the approval rate, `low` and `high` its range
+# for stress draws (NaN: the rate itself), `lead` [periods] its licensing delay.
+LICENCE_COLUMNS = [
+    "licence_row",
+    "regime",
+    "material",
+    "period",
+    "end_use",
+    "market",
+    "rate",
+    "low",
+    "high",
+    "lead",
+]
 
 # The lane of a workbook without end_use and market columns (design 3a), and the
 # variant of a product without variant rows (design 3b).
@@ -37,8 +54,10 @@ ANY_MARKET = "*"
 # Optional columns of the long tables and the value a table without them means.
 OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
     "materials": {"terminal_value": 0.0},
-    "supply": {"lane": DEFAULT_LANE, "lead": 0.0},
-    "plants": {"lane": DEFAULT_LANE, "lead": 0.0},
+    # `regime` of the row's source or plant (None: uncontrolled) and `licence_row`, the key
+    # of the licence its approval comes from (NaN: none; see `AllocationData.licences`).
+    "supply": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
+    "plants": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
     "demand": {"lane": DEFAULT_LANE},
     "intensity": {"variant": STANDARD},
 }
@@ -81,6 +100,17 @@ class AllocationData:
         One row per (product j, variant v) with a Variants row:
         `extra_cost_per_unit` [USD/unit], `max_share` [0-1] of the product's
         units per market and period.
+    licences
+        One row per licence and period it speaks for (`LICENCE_COLUMNS`): the
+        approval `rate` that supply and plant rows with its `licence_row` take,
+        its stress range `low`..`high` and its `lead`. The model reads `approval`
+        and `lead` of the supply and plant rows; this table says where they came
+        from, so that a change of a rate reaches every row it feeds.
+    cells
+        Input cells beside the tables: table -> column -> `Sheet!A1` per row
+        (a Series on the table's index, None where there is no cell). From a
+        workbook: `supply`/`plants` `capacity` and `restriction`, `licences`
+        `rate` and `lead`. Empty for data built in code.
 
     Tables without the optional columns mean one lane, no lead, one variant
     and no terminal value: exactly the model of the first release.
@@ -94,6 +124,8 @@ class AllocationData:
     plants: pd.DataFrame = field(default_factory=lambda: _empty(PLANT_COLUMNS))
     recipes: pd.DataFrame = field(default_factory=lambda: _empty(RECIPE_COLUMNS))
     variants: pd.DataFrame = field(default_factory=lambda: _empty(VARIANT_COLUMNS))
+    licences: pd.DataFrame = field(default_factory=lambda: _empty(LICENCE_COLUMNS))
+    cells: dict[str, dict[str, pd.Series]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fill_defaults()
@@ -111,6 +143,7 @@ class AllocationData:
             ("demand", DEMAND_COLUMNS),
             ("intensity", INTENSITY_COLUMNS),
             ("variants", VARIANT_COLUMNS),
+            ("licences", LICENCE_COLUMNS),
         ):
             frame = getattr(self, name)
             missing = [c for c in columns if c not in frame.columns]
@@ -120,9 +153,40 @@ class AllocationData:
             for column, default in OPTIONAL_DEFAULTS.get(name, {}).items():
                 if column not in frame.columns:
                     frame = frame.assign(**{column: default})
+                elif default is None or (isinstance(default, float) and math.isnan(default)):
+                    continue  # blank is the default
                 elif frame[column].isna().any():
                     frame = frame.assign(**{column: frame[column].fillna(default)})
             setattr(self, name, frame)
+
+    def cell(self, table: str, column: str) -> pd.Series:
+        """`Sheet!A1` of `column` per row of `table` (None where the data has no input cell).
+
+        Supply and plant rows name their licence's cells under `approval` and `lead`
+        (joined by the licence key), and their own under `capacity` and `restriction`.
+        """
+        frame: pd.DataFrame = getattr(self, table)
+        if table in ("supply", "plants") and column in ("approval", "lead"):
+            own = self.cells.get("licences", {}).get("rate" if column == "approval" else column)
+            if own is None or self.licences.empty:
+                return pd.Series(None, index=frame.index, dtype=object)
+            by_licence = dict(zip(self.licences["licence_row"], own, strict=True))
+            return pd.Series(
+                [None if pd.isna(r) else by_licence.get(r) for r in frame["licence_row"]],
+                index=frame.index,
+                dtype=object,
+            )
+        refs = self.cells.get(table, {}).get(column)
+        if refs is None:
+            return pd.Series(None, index=frame.index, dtype=object)
+        return refs.reindex(frame.index)
+
+    def with_cells(self, table: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """`table` with `<column>_cell` columns of its input cells (for reports and lookups)."""
+        frame: pd.DataFrame = getattr(self, table).copy()
+        for column in columns:
+            frame[f"{column}_cell"] = self.cell(table, column)
+        return frame
 
     @property
     def lanes(self) -> list[str]:
@@ -139,6 +203,34 @@ class AllocationData:
             self.plants,
             self.recipes,
         )
+
+
+# The key of a row of each table: a result row is joined to its input row by it.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "supply": ("source", "material", "period", "lane"),
+    "plants": ("plant", "period", "lane"),
+    "licences": ("licence_row", "period"),
+}
+
+
+def join_inputs(
+    frame: pd.DataFrame, inputs: pd.DataFrame, keys: tuple[str, ...], columns: list[str]
+) -> pd.DataFrame:
+    """`frame` (e.g. a solution table) with `columns` of `inputs` joined by `keys`, checked.
+
+    Every row of `frame` must find exactly one input row, whatever the row orders:
+    results are joined to inputs by key, never by row position.
+    """
+    if inputs.duplicated(list(keys)).any():
+        raise ValueError(f"input rows repeat a key {keys}")
+    right = inputs[[*keys, *columns]]
+    merged = frame.drop(columns=[c for c in columns if c in frame]).merge(
+        right, on=list(keys), how="left", validate="many_to_one", indicator="_joined"
+    )
+    if (merged["_joined"] != "both").any():
+        raise ValueError(f"result rows without an input row of key {keys}")
+    merged.index = frame.index
+    return merged.drop(columns="_joined")
 
 
 def lane_name(end_use: str, market: str) -> str:

@@ -95,7 +95,9 @@ def test_defence_is_refused_while_civil_is_served_from_the_same_source(tmp_path)
     assert built.to_dict() == pytest.approx({"P1": 5, "P2": 3})
     assert solution.objective_value == pytest.approx(9150)
     # The defence lane's licence is the defence row (Licences row 3), civil's the general one.
-    licence = data.supply.set_index(["source", "lane"])["approval_cell"]
+    licence = data.with_cells("supply", ("approval",)).set_index(["source", "lane"])[
+        "approval_cell"
+    ]
     assert licence["CNX", "defence"] == "Licences!D3"
     assert licence["CNX", "civil"] == "Licences!D2"
 
@@ -162,7 +164,9 @@ def test_a_restriction_forces_defence_onto_non_chinese_supply_at_a_higher_cost(t
     assert buy["CNX", "defence"] == pytest.approx(0)
     assert buy["AUS", "defence"] == pytest.approx(10)
     assert buy["CNX", "civil"] == pytest.approx(5)
-    cells = data.supply.set_index(["source", "lane"])["restriction_cell"]
+    cells = data.with_cells("supply", ("restriction",)).set_index(["source", "lane"])[
+        "restriction_cell"
+    ]
     assert cells["CNX", "defence"] == "Restrictions!B2"
 
 
@@ -379,7 +383,7 @@ def test_the_reference_workbook_has_a_refused_defence_lane_and_a_restriction(tmp
     ndfeb = data.supply[(data.supply["material"] == "NDFEB") & in_defence]
     chinese = ndfeb[ndfeb["country"] == "CN"]
     assert not chinese.empty and (chinese["approval"] == 0).all()
-    assert data.supply.loc[in_defence, "restriction_cell"].notna().any()
+    assert data.cell("supply", "restriction")[in_defence].notna().any()
     assert solution.status.ok
 
 
@@ -410,7 +414,7 @@ def test_lane_licence_values_equal_cold_re_solves(tmp_path):
     assert list(licences["lanes"]) == ["civil", "defence"]
     for record in licences.itertuples():
         raised = copy.deepcopy(data)
-        rows = raised.supply["approval_cell"] == record.approval_cell
+        rows = raised.cell("supply", "approval") == record.approval_cell
         raised.supply.loc[rows, "approval"] += 0.01
         cold = build_model(raised).solve().objective_value
         assert record.value_of_1pp == pytest.approx(solution.objective_value - cold, abs=1e-6)

@@ -206,7 +206,7 @@ def test_one_draw_per_regime_and_period_is_shared_by_its_materials(tmp_path: Pat
         ["CN", "TB", None, 0.3, 0.1, 0.5],
     ]
     path = workbooks.write(sheets, tmp_path / "two.xlsx")
-    _, table = stress_rates(load_valid_workbook(path), draws=50, seed=3)
+    _, table = stress_rates(to_model_data(load_valid_workbook(path)), draws=50, seed=3)
     assert np.allclose(table["CN DY t1"], table["CN TB t1"])
 
 
@@ -251,13 +251,13 @@ def persistence_book(tmp_path: Path, persistence: float | None) -> Path:
 
 
 def test_persistence_links_periods_and_zero_draws_as_before(tmp_path: Path):
-    from exposure.scenarios import stress_rates, stress_uniforms
+    from exposure.scenarios import regime_persistence, stress_rates, stress_uniforms
 
     draws = 4000
     rates = {}
     for persistence in (None, 0.0, 0.6, 1.0):
         book = load_valid_workbook(persistence_book(tmp_path, persistence))
-        _, table = stress_rates(book, draws, seed=21)
+        _, table = stress_rates(to_model_data(book), draws, 21, regime_persistence(book))
         rates[persistence] = table[[f"CN DY q{i}" for i in (1, 2, 3, 4)]].to_numpy()
     # Blank and 0 are independent periods, drawn exactly as without the column.
     groups = [("CN", f"q{i}") for i in (1, 2, 3, 4)]

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from exposure.errors import NotOptimalError, UsageError
+from exposure.whatif.changes import Changes, LicenceMap, apply_changes
 from models.allocation import (
     AllocationModel,
     ObjectiveMode,
@@ -45,9 +46,10 @@ from models.allocation import (
 from models.data import AllocationData
 
 Limits = tuple[np.ndarray, np.ndarray]  # (supply_limit, plant_limit) [t], one per LP column
-# A task is licensed capacities for the base tables (sweeps, stress draws) or whole
-# changed tables (what-if scenarios), solved on the same warm model.
-Task = Limits | AllocationData
+# A task is changes to the base tables (scenarios, sweep steps, stress draws), licensed
+# capacities for the base tables, or whole changed tables (a scenario that only the
+# workbook path can state), solved on the same warm model.
+Task = Changes | Limits | AllocationData
 Progress = Callable[[int], None]
 CHUNK_SIZE = 10  # tasks per message: fewer round trips, still a smooth progress bar
 CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
@@ -78,24 +80,43 @@ class WarmModel:
         # `model`: one already built of spec.data (a report's base run), to reuse warm.
         self.model = model if model is not None else build_model(spec.data, spec.objective)
         self.rebuilds = 0
+        # Columns in which the held LP's numbers may differ from the base tables' (None:
+        # not known, so the next update compares everything).
+        self._moved: set[tuple[str, str]] | None = set()
+        self._licences: LicenceMap | None = None
 
-    def _hold(self, data: AllocationData) -> None:
-        if self.model.data is data:
+    @property
+    def licences(self) -> LicenceMap:
+        if self._licences is None:
+            self._licences = LicenceMap.of(self.spec.data)
+        return self._licences
+
+    def _hold(self, data: AllocationData, changed: set[tuple[str, str]] | None = None) -> None:
+        """Make the held LP that of `data`, which differs from the base in `changed`."""
+        if self.model.data is data and self._moved == set():
             return
+        moved = None if changed is None or self._moved is None else changed | self._moved
         try:
-            self.model.update(data)
+            self.model.update(data, moved)
         except StructureChangedError:
             # e.g. a scenario adds a min_service floor: new rows, so a new model
             self.model = build_model(data, self.spec.objective)
             self.rebuilds += 1
+        self._moved = changed
 
     def solve(self, task: Task) -> QuickSolution:
-        """Solve one task: licensed capacities on the base tables, or changed tables."""
-        if isinstance(task, AllocationData):
+        """Solve one task: changes to the base tables, licensed capacities, or changed tables."""
+        if isinstance(task, Changes) and not LicenceMap.handles(task):
+            self._hold(*apply_changes(self.spec.data, task.items))
+        elif isinstance(task, AllocationData):
             self._hold(task)
         else:
-            self._hold(self.spec.data)
-            self.model.set_licensed_capacity(*task)
+            # Licence rates only: licensed capacities (capacity x approval), nothing else.
+            limits = self.licences.limits_for(task) if isinstance(task, Changes) else task
+            if self.model.data is not self.spec.data:
+                self._hold(self.spec.data, set())
+            self.model.set_licensed_capacity(*limits)
+            self._moved = {("supply", "approval"), ("plants", "approval")}
         solution = self.model.solve_quick(self.spec.time_limit)
         if not solution.status.ok:
             raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")

@@ -14,7 +14,13 @@ import pandas as pd
 
 from exposure.issues import IssueLog
 from exposure.workbook.reader import ROW, RawWorkbook, closest
-from exposure.workbook.schema import SHEETS_BY_NAME
+from exposure.workbook.schema import (
+    SHEETS_BY_NAME,
+    EditError,
+    edit_column,
+    edit_match,
+    edit_sheet,
+)
 from models.data import ANY_MARKET, DEFAULT_END_USE, STANDARD
 
 DEFAULT_PERIOD = "base"
@@ -416,49 +422,19 @@ def scenario_rows(book: RawWorkbook, log: IssueLog) -> None:
         sheet_name, column_name = record["sheet"], record["column"]
         if sheet_name is None or column_name is None:
             continue
-        spec = next(
-            (s for s in SHEETS_BY_NAME.values() if s.name.casefold() == sheet_name.casefold()),
-            None,
-        )
-        if spec is None or spec.name == "Scenarios":
-            guess = closest(sheet_name, [s for s in SHEETS_BY_NAME if s != "Scenarios"])
-            log.add_error(
-                "scenario-sheet",
-                f"scenario changes unknown sheet '{sheet_name}'",
-                **table.cell("sheet", row),
-                value=sheet_name,
-                hint=f"did you mean '{guess}'?" if guess else "name an input sheet",
-            )
-            continue
-        names = [c.name for c in spec.columns]
-        target = next((c for c in spec.columns if c.name == column_name.casefold()), None)
-        if target is None or not target.is_number:
-            numeric = [c.name for c in spec.columns if c.is_number]
-            guess = closest(column_name, numeric)
-            log.add_error(
-                "scenario-column",
-                f"'{column_name}' is not a number column of {spec.name}",
-                **table.cell("column", row),
-                value=column_name,
-                hint=f"did you mean '{guess}'?" if guess else "one of " + ", ".join(numeric),
-            )
-            continue
-        try:
-            conditions = parse_match(record["match"])
-        except ValueError as exc:
-            log.add_error(
-                "scenario-match", str(exc), **table.cell("match", row), value=record["match"]
-            )
-            continue
-        bad = [c for c, _ in conditions if c not in names]
-        if bad:
-            log.add_error(
-                "scenario-match",
-                f"match names unknown column '{bad[0]}' of {spec.name}",
-                **table.cell("match", row),
-                value=record["match"],
-                hint=did_you_mean_list(bad[0], names),
-            )
+        try:  # the schema's rules of an edit, as `--vary` and the change engine use them
+            spec = edit_sheet(sheet_name)
+            edit_column(spec, column_name)
+            conditions = edit_match(spec, record["match"])
+        except EditError as problem:
+            where = {**table.cell(problem.part, row), "value": record[problem.part]}
+            if problem.part == "sheet":
+                message = f"scenario changes {problem.message}"
+                log.add_error("scenario-sheet", message, **where, hint=problem.hint)
+            elif problem.part == "column":
+                log.add_error("scenario-column", problem.message, **where, hint=problem.hint)
+            else:
+                log.add_error("scenario-match", problem.message, **where, hint=problem.hint)
             continue
         if spec.name in book.tables and not match_rows(book.frame(spec.name), conditions).any():
             log.add_error(
@@ -469,26 +445,6 @@ def scenario_rows(book: RawWorkbook, log: IssueLog) -> None:
                 value=record["match"],
                 hint="check the ids; * matches any text",
             )
-
-
-def did_you_mean_list(word: str, names: list[str]) -> str:
-    guess = closest(word, names)
-    return f"did you mean '{guess}'?" if guess else "one of " + ", ".join(names)
-
-
-def parse_match(text: str | None) -> list[tuple[str, str]]:
-    """``"regime=CN; material=Dy*"`` -> ``[("regime", "CN"), ("material", "Dy*")]``."""
-    if text is None or not text.strip():
-        return []
-    conditions = []
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValueError(f"'{part.strip()}' is not of the form column=value")
-        column, value = part.split("=", 1)
-        conditions.append((column.strip().casefold(), value.strip()))
-    return conditions
 
 
 def match_rows(frame: pd.DataFrame, conditions: list[tuple[str, str]]) -> pd.Series:

@@ -6,6 +6,7 @@ documentation, so they can never disagree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -323,3 +324,96 @@ KNOWN_EXTRA_SHEETS = ("About", "Lists", "Errors", "Notes", "README")
 def sheet(name: str) -> SheetSpec:
     """The spec of an input sheet by its canonical name."""
     return SHEETS_BY_NAME[name]
+
+
+# ------------------------------------------------------------------ valid edits
+# The rules of an edit (a Scenarios row, a --vary, a change): which sheet and column it
+# may name, what its match may name, and which values it may leave in a cell. The
+# validator, `--vary` and the change engine all ask these, so they never disagree.
+@dataclass(frozen=True)
+class EditError(Exception):
+    """An edit breaks a rule: `part` is the field at fault (sheet, column, match or value)."""
+
+    part: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _closest(word: str, names: list[str]) -> str | None:
+    import difflib
+
+    lowered = {n.casefold(): n for n in names}
+    match = difflib.get_close_matches(word.casefold(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def edit_sheet(name: str) -> SheetSpec:
+    """The input sheet an edit may change (any but Scenarios), by name in any case."""
+    spec = next((s for s in SHEETS if s.name.casefold() == name.strip().casefold()), None)
+    if spec is None or spec.name == "Scenarios":
+        guess = _closest(name, [s.name for s in SHEETS if s.name != "Scenarios"])
+        raise EditError(
+            "sheet",
+            f"unknown sheet '{name}'",
+            f"did you mean '{guess}'?" if guess else "name an input sheet",
+        )
+    return spec
+
+
+def edit_column(spec: SheetSpec, name: str) -> Column:
+    """The number column of `spec` an edit may change."""
+    target = next((c for c in spec.columns if c.name == name.strip().casefold()), None)
+    if target is None or not target.is_number:
+        numeric = [c.name for c in spec.columns if c.is_number]
+        guess = _closest(name, numeric)
+        raise EditError(
+            "column",
+            f"'{name}' is not a number column of {spec.name}",
+            f"did you mean '{guess}'?" if guess else "one of " + ", ".join(numeric),
+        )
+    return target
+
+
+def edit_match(spec: SheetSpec, text: str | None) -> list[tuple[str, str]]:
+    """``"regime=CN; material=Dy*"`` -> ``[("regime", "CN"), ("material", "Dy*")]``,
+    naming only columns of `spec` (every row when blank)."""
+    conditions = split_match(text)
+    names = list(spec.column_names)
+    bad = [c for c, _ in conditions if c not in names]
+    if bad:
+        guess = _closest(bad[0], names)
+        raise EditError(
+            "match",
+            f"match names unknown column '{bad[0]}' of {spec.name}",
+            f"did you mean '{guess}'?" if guess else "one of " + ", ".join(names),
+        )
+    return conditions
+
+
+def split_match(text: str | None) -> list[tuple[str, str]]:
+    """The (column, pattern) conditions of a match text, unchecked against any sheet."""
+    conditions = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise EditError("match", f"'{part.strip()}' is not of the form column=value")
+        column, value = part.split("=", 1)
+        conditions.append((column.strip().casefold(), value.strip()))
+    return conditions
+
+
+def value_problem(kind: ColumnKind, value: float) -> str | None:
+    """Why an edit may not leave `value` in a column of `kind`, or None when it may."""
+    if not math.isfinite(value):
+        return "not a finite number"
+    if kind == "rate" and not 0 <= value <= 1:
+        return "a rate must stay within [0, 1]"
+    if kind in ("quantity", "money") and value < 0:
+        return "it must not be negative"
+    if kind == "weight" and value <= 0:
+        return "it must be greater than 0"
+    return None

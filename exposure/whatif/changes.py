@@ -1,0 +1,473 @@
+"""One change engine: what-if edits as changes to the typed tables (design section 7).
+
+A `Change` is (table, column, match, operation, value) on the tables of
+`models.data.AllocationData`. Scenarios rows, `--vary` sweep steps and stress
+draws all become lists of changes; `apply_changes` applies them to the typed
+tables (a change of a licence's rate reaches every supply and plant row that
+takes its approval from that licence), and the warm model (`WarmModel`,
+`AllocationModel.update`) moves only the numbers that the changed columns feed.
+
+An edit is validated once, by the schema's rules (`exposure.workbook.schema`:
+`edit_sheet`, `edit_column`, `edit_match`, `value_problem`), when a Scenarios
+row is resolved against the workbook's rows; a bad edit names its Scenarios
+cell. An edit of a sheet without a typed table of its own (Regimes) keeps the
+workbook path: the edited workbook is turned into tables again.
+
+This module serves the front doors and must not import them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl.utils import get_column_letter
+
+from exposure.errors import InputError
+from exposure.issues import Issue
+from exposure.tables import SHEET_TABLES
+from exposure.workbook.checks import match_rows
+from exposure.workbook.reader import ROW, RawWorkbook
+from exposure.workbook.schema import (
+    SHEETS_BY_NAME,
+    edit_sheet,
+    split_match,
+    value_problem,
+)
+from models.data import AllocationData
+
+OPERATIONS = ("set", "scale", "add")
+
+
+# ------------------------------------------------------------------------ change
+@dataclass(frozen=True)
+class Change:
+    """Change `column` of the rows of typed table `table` that `match`.
+
+    `match` is ((column, allowed values), ...): a row matches when each of its columns
+    holds one of the allowed values; no conditions match every row. `operation` is
+    set, scale or add; `blank` is what a blank (NaN) old value counts as.
+    """
+
+    table: str
+    column: str
+    match: tuple[tuple[str, tuple[Any, ...]], ...]
+    operation: str
+    value: float
+    blank: float = 0.0
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        mask = np.ones(len(frame), dtype=bool)
+        for column, allowed in self.match:
+            mask &= frame[column].isin(list(allowed)).to_numpy()
+        return mask
+
+    def applied(self, old: np.ndarray) -> np.ndarray:
+        """The new values of cells that held `old`."""
+        if self.operation == "set":
+            return np.full(len(old), float(self.value))
+        base = np.where(np.isnan(old), self.blank, old)
+        return base * self.value if self.operation == "scale" else base + self.value
+
+
+@dataclass(frozen=True)
+class Changes:
+    """One task of the warm model: these changes to its base tables, then a solve."""
+
+    items: tuple[Change, ...]
+
+
+# Columns of supply and plant rows that copy a column of their licence (by licence key).
+LICENCE_FEEDS = {"rate": "approval", "lead": "lead"}
+
+
+def apply_changes(
+    data: AllocationData, changes: Iterable[Change]
+) -> tuple[AllocationData, set[tuple[str, str]]]:
+    """A copy of `data` with `changes` applied in order, and the (table, column)s changed.
+
+    Only the tables a change touches are copied. Supply and plant rows follow the
+    rate and lead of their licence (`LICENCE_FEEDS`).
+    """
+    changed = copy.copy(data)
+    copied: set[str] = set()
+    touched: set[tuple[str, str]] = set()
+    fed: dict[str, set[tuple[float, str]]] = {}  # licence column -> (licence_row, period) keys
+    for change in changes:
+        if change.table not in copied:
+            setattr(changed, change.table, getattr(changed, change.table).copy())
+            copied.add(change.table)
+        frame: pd.DataFrame = getattr(changed, change.table)
+        mask = change.mask(frame)
+        if not mask.any():
+            continue
+        old = frame[change.column].to_numpy(float)
+        new = old.copy()
+        new[mask] = change.applied(old[mask])
+        frame[change.column] = new
+        touched.add((change.table, change.column))
+        if change.table == "licences" and change.column in LICENCE_FEEDS:
+            fed.setdefault(change.column, set()).update(
+                zip(frame["licence_row"][mask], frame["period"][mask], strict=True)
+            )
+    for column, keys in fed.items():
+        target = LICENCE_FEEDS[column]
+        licences = changed.licences
+        value = {
+            (r, t): v
+            for r, t, v in zip(
+                licences["licence_row"], licences["period"], licences[column], strict=True
+            )
+        }
+        for table in ("supply", "plants"):
+            frame = getattr(changed, table)
+            rows = [
+                i
+                for i, key in enumerate(zip(frame["licence_row"], frame["period"], strict=True))
+                if key in keys
+            ]
+            if not rows:
+                continue
+            if table not in copied:
+                frame = frame.copy()
+                setattr(changed, table, frame)
+                copied.add(table)
+            column_values = frame[target].to_numpy(float).copy()
+            column_values[rows] = [
+                value[r, t]
+                for r, t in frame.iloc[rows][["licence_row", "period"]].itertuples(index=False)
+            ]
+            frame[target] = column_values
+            touched.add((table, target))
+    return changed, touched
+
+
+def licence_rate_changes(rates: dict[tuple[int, str], float]) -> Changes:
+    """Changes setting the rate of each (licence_row, period) (a stress draw)."""
+    return Changes(
+        tuple(
+            Change(
+                "licences", "rate", (("licence_row", (row,)), ("period", (period,))), "set", rate
+            )
+            for (row, period), rate in rates.items()
+        )
+    )
+
+
+# ------------------------------------------------------------ approval fast path
+@dataclass
+class LicenceMap:
+    """Which supply and plant rows take their approval from which licence.
+
+    Changes that only set licence rates need no table copied: they are licensed
+    capacities (capacity x approval), computed with numpy (`limits_for`).
+    """
+
+    licences: pd.DataFrame  # the licence table
+    supply_capacity: np.ndarray
+    plant_capacity: np.ndarray
+    supply_approval: np.ndarray
+    plant_approval: np.ndarray
+    supply_licence_row: np.ndarray  # licence key per supply row (-1: uncontrolled)
+    plant_licence_row: np.ndarray
+    # (licence_row, period) of each supply and plant row, or None: with lanes one
+    # regime, material and period may have several licences (one per end use and market).
+    supply_key: list[tuple[int, str] | None]
+    plant_key: list[tuple[int, str] | None]
+
+    @classmethod
+    def of(cls, data: AllocationData) -> LicenceMap:
+        def keys(frame: pd.DataFrame) -> list[tuple[int, str] | None]:
+            return [
+                (int(lr), t) if isinstance(r, str) and not pd.isna(lr) else None
+                for r, t, lr in zip(
+                    frame["regime"], frame["period"], frame["licence_row"], strict=True
+                )
+            ]
+
+        return cls(
+            licences=data.licences,
+            supply_capacity=data.supply["capacity"].to_numpy(float),
+            plant_capacity=data.plants["capacity"].to_numpy(float),
+            supply_approval=data.supply["approval"].to_numpy(float),
+            plant_approval=data.plants["approval"].to_numpy(float),
+            supply_licence_row=data.supply["licence_row"].fillna(-1).to_numpy(int),
+            plant_licence_row=data.plants["licence_row"].fillna(-1).to_numpy(int),
+            supply_key=keys(data.supply),
+            plant_key=keys(data.plants),
+        )
+
+    @staticmethod
+    def handles(changes: Changes) -> bool:
+        """Whether every change sets a licence rate (the fast path applies)."""
+        return all(
+            c.table == "licences" and c.column == "rate" and c.operation == "set"
+            for c in changes.items
+        )
+
+    def limits_for(self, changes: Changes) -> tuple[np.ndarray, np.ndarray]:
+        """Licensed capacities with the rates that `changes` set (`handles` must hold)."""
+        rates: dict[tuple[int, str], float] = {}
+        for change in changes.items:
+            columns = tuple(column for column, _ in change.match)
+            if columns == ("licence_row", "period") and all(len(v) == 1 for _, v in change.match):
+                (_, (row,)), (_, (period,)) = change.match
+                rates[int(row), period] = change.value  # one licence and period: no scan
+                continue
+            mask = change.mask(self.licences)
+            for row, period in zip(
+                self.licences["licence_row"][mask], self.licences["period"][mask], strict=True
+            ):
+                rates[int(row), period] = change.value
+        return self.limits_for_rates(rates)
+
+    def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """Licensed capacities with the approval of the given licences set to `rate`."""
+        supply = self.supply_approval.copy()
+        plants = self.plant_approval.copy()
+        supply[np.isin(self.supply_licence_row, list(licence_rows))] = rate
+        plants[np.isin(self.plant_licence_row, list(licence_rows))] = rate
+        return self.supply_capacity * supply, self.plant_capacity * plants
+
+    def limits_for_rates(
+        self, rates: dict[tuple[int, str], float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Licensed capacities with approval rates per (licence_row, period)."""
+        supply = np.array(
+            [
+                rates.get(k, a) if k else a
+                for k, a in zip(self.supply_key, self.supply_approval, strict=True)
+            ]
+        )
+        plants = np.array(
+            [
+                rates.get(k, a) if k else a
+                for k, a in zip(self.plant_key, self.plant_approval, strict=True)
+            ]
+        )
+        return self.supply_capacity * supply, self.plant_capacity * plants
+
+
+# ------------------------------------------------------------- edits of a sheet
+@dataclass(frozen=True)
+class Edit:
+    """One row of the Scenarios sheet: change `column` of the rows of `sheet` that match."""
+
+    scenario: str
+    sheet: str
+    column: str
+    conditions: tuple[tuple[str, str], ...]
+    operation: str
+    value: float
+    note: str | None
+    row: int  # row on the Scenarios sheet (0: not from the sheet, e.g. a --vary step)
+
+    @property
+    def match_text(self) -> str:
+        return "; ".join(f"{c}={v}" for c, v in self.conditions) or "(all rows)"
+
+
+def scenario_edits(book: RawWorkbook) -> dict[str, list[Edit]]:
+    """Scenario id -> its edits in sheet order (the sheet was validated)."""
+    edits: dict[str, list[Edit]] = {}
+    for _, record in book.frame("Scenarios").iterrows():
+        edits.setdefault(record["scenario"], []).append(
+            Edit(
+                scenario=record["scenario"],
+                sheet=edit_sheet(record["sheet"]).name,
+                column=record["column"].casefold(),
+                conditions=tuple(split_match(record["match"])),
+                operation=record["operation"],
+                value=float(record["value"]),
+                note=record["note"],
+                row=int(record[ROW]),
+            )
+        )
+    return edits
+
+
+@dataclass(frozen=True)
+class ResolvedEdit:
+    """An edit with the worksheet rows it selects, checked against the schema's rules."""
+
+    edit: Edit
+    rows: tuple[int, ...]  # worksheet rows of edit.sheet
+    keys: tuple[Any, ...]  # the sheet's key column values of those rows (Sectors: sector ids)
+    blank: float  # what a blank cell of the column counts as
+
+    def change(self) -> Change | None:
+        """The typed-table change of this edit, or None when only the workbook path has it."""
+        edit = self.edit
+        if edit.sheet == "Sectors":
+            return Change(
+                "demand",
+                edit.column,
+                (("sector", self.keys),),
+                edit.operation,
+                edit.value,
+                self.blank,
+            )
+        if edit.sheet not in SHEET_TABLES:
+            return None
+        table, row_column, names = SHEET_TABLES[edit.sheet]
+        return Change(
+            table,
+            names.get(edit.column, edit.column),
+            ((row_column, tuple(float(r) if table == "licences" else r for r in self.rows)),),
+            edit.operation,
+            edit.value,
+            self.blank,
+        )
+
+
+def _edited(old: Any, edit: Edit, default: float | None) -> float:
+    base = default if old is None else float(old)
+    if edit.operation == "set":
+        return edit.value
+    if base is None:
+        base = 0.0
+    return base * edit.value if edit.operation == "scale" else base + edit.value
+
+
+def resolve_edits(
+    book: RawWorkbook, edits: Iterable[Edit]
+) -> tuple[list[ResolvedEdit], pd.DataFrame]:
+    """Each edit with the rows it selects, and the input diff (cell, from, to) of them all.
+
+    Raises InputError naming the Scenarios cell of every edit that matches nothing or
+    would make a value invalid (a negative tonnage, a rate above 1): the schema's rules.
+    Edits apply in order, so a later edit of the same cell starts from the earlier one.
+    """
+    problems: list[Issue] = []
+    diff = []
+    resolved = []
+    scenarios = book.tables.get("Scenarios")
+    title = scenarios.title if scenarios else "Scenarios"
+    where = scenarios.column_index if scenarios else {}
+    frames: dict[str, pd.DataFrame] = {}
+    for edit in edits:
+        if edit.sheet not in book.tables:
+            problems.append(
+                _edit_issue(title, where.get("sheet"), edit, f"the workbook has no {edit.sheet}")
+            )
+            continue
+        table = book.tables[edit.sheet]
+        frame = frames.setdefault(edit.sheet, table.frame.copy())
+        mask = match_rows(frame, list(edit.conditions))
+        if not mask.any():
+            problems.append(
+                _edit_issue(
+                    title,
+                    where.get("match"),
+                    edit,
+                    f"scenario '{edit.scenario}': match {edit.match_text} selects no row of "
+                    f"{edit.sheet}",
+                )
+            )
+            continue
+        spec = SHEETS_BY_NAME[edit.sheet]
+        column = spec.column(edit.column)
+        letter = table.column_index.get(edit.column)
+        ok = True
+        for index in frame.index[mask]:
+            old = frame.at[index, edit.column]
+            new = _edited(old, edit, column.default)
+            bad = value_problem(column.kind, new)
+            if bad:
+                ok = False
+                problems.append(
+                    _edit_issue(
+                        title,
+                        where.get("value"),
+                        edit,
+                        f"scenario '{edit.scenario}' makes {edit.sheet} {edit.column} {new:g} "
+                        f"at row {frame.at[index, ROW]}: {bad}",
+                    )
+                )
+                continue
+            frame.at[index, edit.column] = new
+            row = int(frame.at[index, ROW])
+            key = ", ".join(
+                f"{k}={frame.at[index, k]}" for k in spec.key if frame.at[index, k] is not None
+            )
+            diff.append(
+                {
+                    "scenario": edit.scenario,
+                    "sheet": table.title,
+                    "cell": f"{table.title}!{get_column_letter(letter)}{row}"
+                    if letter
+                    else table.title,
+                    "key": key,
+                    "column": edit.column,
+                    "from": old,
+                    "to": new,
+                    "note": edit.note,
+                }
+            )
+        if ok:
+            rows = tuple(int(r) for r in frame.loc[mask, ROW])
+            keys = tuple(frame.loc[mask, spec.key[0]]) if spec.key else ()
+            default = column.default
+            resolved.append(ResolvedEdit(edit, rows, keys, 0.0 if default is None else default))
+    if problems:
+        raise InputError(problems)
+    columns = ["scenario", "sheet", "cell", "key", "column", "from", "to", "note"]
+    return resolved, pd.DataFrame(diff, columns=columns)
+
+
+def edit_changes(resolved: Sequence[ResolvedEdit]) -> Changes | None:
+    """The changes of a scenario's resolved edits, or None if one needs the workbook path."""
+    changes = [r.change() for r in resolved]
+    if any(c is None for c in changes):
+        return None
+    return Changes(tuple(c for c in changes if c is not None))
+
+
+def apply_edits(book: RawWorkbook, edits: Iterable[Edit]) -> tuple[RawWorkbook, pd.DataFrame]:
+    """A copy of `book` with the edits applied to its sheets, and the input diff.
+
+    The workbook path, for edits without a typed table (and for comparing the change
+    engine with a cold read of an edited workbook). Raises InputError as `resolve_edits`.
+    """
+    resolved, diff = resolve_edits(book, edits)
+    changed = copy.copy(book)
+    changed.tables = dict(book.tables)
+    for item in resolved:
+        edit = item.edit
+        table = copy.copy(changed.tables[edit.sheet])
+        frame = table.frame.copy()
+        default = SHEETS_BY_NAME[edit.sheet].column(edit.column).default
+        for index in frame.index[frame[ROW].isin(item.rows)]:
+            frame.at[index, edit.column] = _edited(frame.at[index, edit.column], edit, default)
+        table.frame = frame
+        changed.tables[edit.sheet] = table
+    return changed, diff
+
+
+def vary_edit(
+    sheet: str, column: str, conditions: tuple[tuple[str, str], ...], value: float
+) -> Edit:
+    """One `--vary` step as an edit (set the varied cells to `value`)."""
+    return Edit("sweep", sheet, column, conditions, "set", value, None, 0)
+
+
+def _edit_issue(title: str, column: int | None, edit: Edit, message: str) -> Issue:
+    """A problem placed at the Scenarios cell (sheet, match or value) of the edit's row."""
+    return Issue(
+        code="scenario-edit",
+        message=message,
+        sheet=title,
+        row=edit.row,
+        column=column,
+        hint="fix the match or value of this Scenarios row",
+    )
+
+
+def check_value(kind_of: tuple[str, str], value: float) -> str | None:
+    """Why `value` may not go into column (sheet, column), or None (the schema's rule)."""
+    sheet, column = kind_of
+    return value_problem(SHEETS_BY_NAME[sheet].column(column).kind, value)
