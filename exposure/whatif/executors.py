@@ -23,9 +23,12 @@ the numbers of its changed tables) moved.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -78,6 +81,9 @@ class WarmModel:
         # `model`: one already built of spec.data (a report's base run), to reuse warm.
         self.model = model if model is not None else build_model(spec.data, spec.objective)
         self.rebuilds = 0
+        # What a new worker would pay before its first warm solve (see `pool_pays`).
+        self.build_seconds = self.model.build_seconds + self.model.handoff_seconds
+        self.first_solve_seconds: float | None = None
 
     def _hold(self, data: AllocationData) -> None:
         if self.model.data is data:
@@ -91,12 +97,15 @@ class WarmModel:
 
     def solve(self, task: Task) -> QuickSolution:
         """Solve one task: licensed capacities on the base tables, or changed tables."""
+        started = time.perf_counter()
         if isinstance(task, AllocationData):
             self._hold(task)
         else:
             self._hold(self.spec.data)
             self.model.set_licensed_capacity(*task)
         solution = self.model.solve_quick(self.spec.time_limit)
+        if self.first_solve_seconds is None:
+            self.first_solve_seconds = time.perf_counter() - started
         if not solution.status.ok:
             raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
         return solution
@@ -144,10 +153,18 @@ def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]
     return prefix
 
 
-def _chunks(tasks: Sequence[Task]) -> list[tuple[int, Sequence[Task]]]:
-    return [
-        (start, tasks[start : start + CHUNK_SIZE]) for start in range(0, len(tasks), CHUNK_SIZE)
-    ]
+def chunk_size(tasks: int, workers: int) -> int:
+    """Tasks per message: at most CHUNK_SIZE, and at least 4 chunks per worker.
+
+    Big chunks save round trips, but the last ones decide when a run ends: with 41 sweep
+    steps on 2 workers, chunks of 10 leave one worker idle while the other solves its third
+    chunk; chunks of 5 finish within one task of each other.
+    """
+    return max(1, min(CHUNK_SIZE, -(-tasks // (4 * max(1, workers)))))
+
+
+def _chunks(tasks: Sequence[Task], size: int = CHUNK_SIZE) -> list[tuple[int, Sequence[Task]]]:
+    return [(start, tasks[start : start + size]) for start in range(0, len(tasks), size)]
 
 
 class SerialExecutor:
@@ -173,9 +190,19 @@ class SerialExecutor:
         return results, False
 
 
-def _ignore_interrupts() -> None:
+# The spec a pool worker was started with: sent once per worker (8 MB pickled at 100k
+# columns, 0.2 s to pickle and unpickle), not once per chunk.
+_POOL_SPEC: list[ModelSpec] = []
+
+
+def _start_pool_worker(spec: ModelSpec) -> None:
     # Ctrl-C is handled once, by the parent, which keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _POOL_SPEC[:] = [spec]
+
+
+def _solve_pool_chunk(chunk: Sequence[Task]) -> list[QuickSolution]:
+    return solve_chunk(_POOL_SPEC[0], chunk)
 
 
 class ProcessExecutor:
@@ -191,13 +218,16 @@ class ProcessExecutor:
     ) -> tuple[list[QuickSolution], bool]:
         results: list[QuickSolution | None] = [None] * len(tasks)
         pool = ProcessPoolExecutor(
-            max_workers=self.jobs, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+            max_workers=self.jobs,
+            mp_context=get_context("spawn"),
+            initializer=_start_pool_worker,
+            initargs=(spec,),
         )
         pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
         interrupted = False
         try:
-            for start, chunk in _chunks(tasks):
-                pending[pool.submit(solve_chunk, spec, list(chunk))] = (start, len(chunk))
+            for start, chunk in _chunks(tasks, chunk_size(len(tasks), self.jobs)):
+                pending[pool.submit(_solve_pool_chunk, list(chunk))] = (start, len(chunk))
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -254,9 +284,18 @@ class DaskExecutor:
         # The tables go to every worker once; tasks carry only their capacity vectors.
         [shared] = self.client.scatter([spec], broadcast=True, hash=False)
         futures = {}
-        for start, chunk in _chunks(tasks):
+        # Keys unique to this map: a cluster that still holds an earlier run's chunk of the
+        # same spec (a report's what-ifs, then its stress draws) must not hand that back.
+        run = uuid.uuid4().hex[:8]
+        workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        for start, chunk in _chunks(tasks, chunk_size(len(tasks), workers)):
             future = self.client.submit(
-                solve_chunk, shared, list(chunk), pure=False, retries=2, key=f"{spec.key}-{start}"
+                solve_chunk,
+                shared,
+                list(chunk),
+                pure=False,
+                retries=2,
+                key=f"{spec.key}-{run}-{start}",
             )
             futures[future] = (start, len(chunk))
         interrupted = False
@@ -272,6 +311,80 @@ class DaskExecutor:
         if interrupted:
             return _finished_prefix(results), True
         return [r for r in results if r is not None], False
+
+
+# A local worker's start, before it builds the model: spawning Python and importing
+# Pyomo, HiGHS and pandas. 1.3-1.4 s of CPU on the benchmark machine (bench/README.md,
+# "Stress on Dask"); rounded up, since a loaded machine stretches it.
+WORKER_START_SECONDS = 2.0
+# The pool must be predicted this much faster than this process before it is started:
+# the estimate takes the probe's solve times as typical, and workers share the cores with
+# whatever else runs.
+POOL_MARGIN = 1.5
+PROBE_TASKS = 2  # solved here first: the first is cold, the second is the warm per-task cost
+
+
+def pool_pays(tasks: int, workers: int, start_seconds: float, task_seconds: float) -> bool:
+    """Whether `workers` local processes finish `tasks` sooner than this process.
+
+    This process: tasks x task_seconds (its model is built and warm). The pool: each
+    worker first starts Python, builds the model and solves cold (start_seconds), then
+    shares the tasks. The pool is chosen only when it is predicted POOL_MARGIN times faster.
+    """
+    workers = min(workers, os.cpu_count() or 1, tasks)
+    if workers < 2:
+        return False
+    here = tasks * task_seconds
+    pool = start_seconds + tasks * task_seconds / workers
+    return pool * POOL_MARGIN < here
+
+
+def solve_tasks(
+    warm: WarmModel,
+    tasks: Sequence[Task],
+    jobs: int | None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[QuickSolution], bool, str]:
+    """Solve tasks where `jobs` and `scheduler` say, in task order: (solutions, interrupted, where).
+
+    With a scheduler, all of them on that Dask cluster. Otherwise the first PROBE_TASKS
+    here on `warm` (this process's model), timed; the rest go to a pool of `jobs` local
+    processes only if `pool_pays` says the pool is faster for them, else they stay here.
+    So `--jobs N` never makes small work slower than `--jobs 1`. `where` names the
+    executor that ran the bulk ("serial", "processes" or "dask").
+    """
+    spec = ModelSpec.of(warm.spec.data, warm.spec.objective, warm.spec.time_limit)
+    if scheduler:
+        dask = DaskExecutor(scheduler)
+        try:
+            solutions, interrupted = dask.map(spec, tasks, progress)
+        finally:
+            dask.close()
+        return solutions, interrupted, dask.name
+    here = SerialExecutor(warm)
+    if jobs is None or jobs <= 1:
+        return (*here.map(spec, tasks, progress), here.name)
+    timings: list[float] = []
+    probe: list[QuickSolution] = []
+    try:
+        for task in tasks[:PROBE_TASKS]:
+            started = time.perf_counter()
+            probe.append(warm.solve(task))
+            timings.append(time.perf_counter() - started)
+            if progress:
+                progress(1)
+    except KeyboardInterrupt:
+        return probe, True, here.name
+    rest = tasks[len(probe) :]
+    if not rest:
+        return probe, False, here.name
+    start = WORKER_START_SECONDS + warm.build_seconds + (warm.first_solve_seconds or timings[0])
+    executor: SerialExecutor | ProcessExecutor = here
+    if pool_pays(len(rest), jobs, start, timings[-1]):
+        executor = ProcessExecutor(jobs)
+    solutions, interrupted = executor.map(spec, rest, progress)
+    return probe + solutions, interrupted, executor.name
 
 
 def executor_for(
