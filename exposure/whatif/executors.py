@@ -11,9 +11,10 @@ same whichever executor runs them: every task is the same warm model, reset
 to the base, with only its licensed capacities (or, for a what-if scenario,
 the numbers of its changed tables) moved.
 
-- `SerialExecutor`: this process (the default; no start-up cost).
+- `SerialExecutor`: this process (no start-up cost).
 - `ProcessExecutor`: `--jobs N` local worker processes (spawned, so HiGHS
-  and Pyomo state is never shared).
+  and Pyomo state is never shared), each sent the spec once. `solve_tasks`
+  starts them only when `pool_pays`: small work stays in this process.
 - `DaskExecutor`: `--scheduler ADDRESS`, an existing Dask distributed
   cluster; the spec is scattered to the workers once, tasks are chunks, and
   Dask re-runs the chunks of a lost worker (each result is stored by its
@@ -354,17 +355,20 @@ def solve_tasks(
     So `--jobs N` never makes small work slower than `--jobs 1`. `where` names the
     executor that ran the bulk ("serial", "processes" or "dask").
     """
-    spec = ModelSpec.of(warm.spec.data, warm.spec.objective, warm.spec.time_limit)
+
+    def keyed() -> ModelSpec:  # hashing the tables costs 0.2 s at 100k columns: only to ship
+        return ModelSpec.of(warm.spec.data, warm.spec.objective, warm.spec.time_limit)
+
     if scheduler:
         dask = DaskExecutor(scheduler)
         try:
-            solutions, interrupted = dask.map(spec, tasks, progress)
+            solutions, interrupted = dask.map(keyed(), tasks, progress)
         finally:
             dask.close()
         return solutions, interrupted, dask.name
     here = SerialExecutor(warm)
     if jobs is None or jobs <= 1:
-        return (*here.map(spec, tasks, progress), here.name)
+        return (*here.map(warm.spec, tasks, progress), here.name)
     timings: list[float] = []
     probe: list[QuickSolution] = []
     try:
@@ -380,11 +384,12 @@ def solve_tasks(
     if not rest:
         return probe, False, here.name
     start = WORKER_START_SECONDS + warm.build_seconds + (warm.first_solve_seconds or timings[0])
-    executor: SerialExecutor | ProcessExecutor = here
     if pool_pays(len(rest), jobs, start, timings[-1]):
-        executor = ProcessExecutor(jobs)
-    solutions, interrupted = executor.map(spec, rest, progress)
-    return probe + solutions, interrupted, executor.name
+        pool = ProcessExecutor(min(jobs, os.cpu_count() or 1, len(rest)))
+        solutions, interrupted = pool.map(keyed(), rest, progress)
+        return probe + solutions, interrupted, pool.name
+    solutions, interrupted = here.map(warm.spec, rest, progress)
+    return probe + solutions, interrupted, here.name
 
 
 def executor_for(
