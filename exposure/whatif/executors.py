@@ -157,9 +157,10 @@ def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]
 def chunk_size(tasks: int, workers: int) -> int:
     """Tasks per message: at most CHUNK_SIZE, and at least 4 chunks per worker.
 
-    Big chunks save round trips, but the last ones decide when a run ends: with 41 sweep
-    steps on 2 workers, chunks of 10 leave one worker idle while the other solves its third
-    chunk; chunks of 5 finish within one task of each other.
+    Big chunks save round trips, but the last ones decide when a run ends: 41 sweep steps
+    in chunks of 10 are 5 chunks, 3 for one worker and 2 for the other, so the last 10
+    steps run on one worker alone; 4 chunks per worker bound that tail to a quarter of a
+    worker's share (41 steps on 2 workers: chunks of 6).
     """
     return max(1, min(CHUNK_SIZE, -(-tasks // (4 * max(1, workers)))))
 
