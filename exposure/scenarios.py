@@ -40,7 +40,7 @@ from exposure.whatif.changes import (
     scenario_edits,
     vary_edit,
 )
-from exposure.whatif.executors import DaskExecutor, ModelSpec, Task, WarmModel, executor_for
+from exposure.whatif.executors import ModelSpec, Task, WarmModel, solve_tasks
 from exposure.workbook.checks import match_rows
 from exposure.workbook.reader import ROW, RawWorkbook
 from exposure.workbook.schema import (
@@ -290,14 +290,13 @@ def solve_elsewhere(
     scheduler: str | None,
     progress: Progress | None = None,
 ) -> tuple[list[QuickSolution], bool]:
-    """Solve tasks on the executor that `jobs` and `scheduler` ask for, in task order."""
-    spec = ModelSpec.of(engine.base, engine.objective, engine.time_limit)
-    executor = executor_for(jobs, scheduler)
-    try:
-        return executor.map(spec, tasks, progress)
-    finally:
-        if isinstance(executor, DaskExecutor):
-            executor.close()
+    """Solve tasks on the executor that `jobs` and `scheduler` ask for, in task order.
+
+    `jobs` > 1 is an upper bound: work too small to pay for starting local workers stays in
+    this process (`whatif.executors.solve_tasks`).
+    """
+    solutions, interrupted, _ = solve_tasks(engine.warm, tasks, jobs, scheduler, progress)
+    return solutions, interrupted
 
 
 # ------------------------------------------------------------------------ sweep

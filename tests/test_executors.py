@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from exposure.cli import main
-from exposure.scenarios import Vary, run_stress, run_sweep, run_whatif
+from exposure.scenarios import Engine, LicenceMap, Vary, run_stress, run_sweep, run_whatif
+from exposure.whatif import executors
 from exposure.workbook.validate import load_valid_workbook
 from tests import workbooks
 
@@ -56,7 +57,15 @@ def scenario_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workbooks.write(sheets, tmp_path_factory.mktemp("exec") / "scenarios.xlsx")
 
 
-def test_stress_is_identical_serial_in_processes_and_on_dask(scenario_book: Path, cluster):
+@pytest.fixture
+def pool_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--jobs 2` starts the pool even for work as small as a test's."""
+    monkeypatch.setattr(executors, "pool_pays", lambda *_: True)
+
+
+def test_stress_is_identical_serial_in_processes_and_on_dask(
+    scenario_book: Path, cluster, pool_always: None
+):
     book = load_valid_workbook(scenario_book)
     serial = run_stress(book, scenario_book, draws=25, seed=3, jobs=1)
     processes = run_stress(book, scenario_book, draws=25, seed=3, jobs=2)
@@ -116,3 +125,78 @@ def test_an_unreachable_scheduler_is_a_clear_error(scenario_book: Path, tmp_path
     assert "cannot reach the Dask scheduler" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.xlsx").exists()
+
+
+def test_a_lost_worker_is_replaced_and_nothing_is_reported_twice(scenario_book: Path):
+    """SIGKILL one worker of a real LocalCluster mid-map: its chunks run again elsewhere.
+
+    The progress bar counts every draw exactly once, the draws come back complete and in
+    order, and the numbers are those of a run in this process.
+    """
+    import os
+    import signal
+
+    book = load_valid_workbook(scenario_book)
+    serial = run_stress(book, scenario_book, draws=300, seed=11, jobs=1)
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as local:
+        # One client only (the executor's): the scheduler and nannies run in this process,
+        # so their state says which worker process to kill and what it holds.
+        nanny = next(iter(local.workers.values()))
+        address, victim = nanny.worker_address, nanny.process.pid
+        counted: list[int] = []
+        held: list[int] = []
+
+        def progress(done: int) -> None:
+            if not counted:  # the first chunk is back: the rest are queued or running
+                held.append(len(local.scheduler.workers[address].processing))
+                os.kill(victim, signal.SIGKILL)
+            counted.append(done)
+
+        dask = run_stress(
+            book,
+            scenario_book,
+            draws=300,
+            seed=11,
+            progress=progress,
+            scheduler=local.scheduler_address,
+        )
+        after = [n.process.pid for n in local.workers.values() if n.process is not None]
+    assert victim not in after  # the worker really was lost (its nanny restarted it)
+    assert held[0] > 0  # with chunks of draws still on it, which ran again elsewhere
+    assert sum(counted) == 300
+    assert dask.completed == serial.completed == 300
+    assert not dask.interrupted
+    pd.testing.assert_frame_equal(dask.draws, serial.draws)
+    pd.testing.assert_frame_equal(dask.sectors, serial.sectors)
+
+
+def test_small_work_stays_in_this_process_even_with_jobs(scenario_book: Path):
+    """`--jobs 2` on draws that solve in milliseconds: starting workers would cost more."""
+    book = load_valid_workbook(scenario_book)
+    engine = Engine(book, "priority")
+    licences = LicenceMap.of(engine.base)
+    tasks = [licences.limits_for_rates({}) for _ in range(20)]
+    counted: list[int] = []
+    solutions, interrupted, where = executors.solve_tasks(
+        engine.warm, tasks, jobs=2, progress=counted.append
+    )
+    assert where == "serial"
+    assert len(solutions) == sum(counted) == 20 and not interrupted
+
+
+def test_the_pool_is_started_only_when_it_is_predicted_faster(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 2)
+    # 100k columns, measured (bench/README.md): a worker needs about 16 s before its first
+    # warm solve (start, build, cold solve); a warm solve takes about 0.5 s.
+    assert not executors.pool_pays(39, 2, 16.0, 0.5)  # the rest of a 41-step sweep
+    assert not executors.pool_pays(100, 2, 16.0, 0.5)  # 25 + 16 s against 50 s: too close
+    assert executors.pool_pays(998, 2, 16.0, 0.5)  # 1,000 stress draws
+    assert not executors.pool_pays(998, 1, 16.0, 0.5)  # one worker never pays
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 1)
+    assert not executors.pool_pays(998, 2, 16.0, 0.5)  # nor more workers than cores

@@ -11,9 +11,10 @@ same whichever executor runs them: every task is the same warm model, reset
 to the base, with only its licensed capacities (or, for a what-if scenario,
 the numbers of its changed tables) moved.
 
-- `SerialExecutor`: this process (the default; no start-up cost).
+- `SerialExecutor`: this process (no start-up cost).
 - `ProcessExecutor`: `--jobs N` local worker processes (spawned, so HiGHS
-  and Pyomo state is never shared).
+  and Pyomo state is never shared), each sent the spec once. `solve_tasks`
+  starts them only when `pool_pays`: small work stays in this process.
 - `DaskExecutor`: `--scheduler ADDRESS`, an existing Dask distributed
   cluster; the spec is scattered to the workers once, tasks are chunks, and
   Dask re-runs the chunks of a lost worker (each result is stored by its
@@ -23,9 +24,12 @@ the numbers of its changed tables) moved.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -84,6 +88,9 @@ class WarmModel:
         # not known, so the next update compares everything).
         self._moved: set[tuple[str, str]] | None = set()
         self._licences: LicenceMap | None = None
+        # What a new worker would pay before its first warm solve (see `pool_pays`).
+        self.build_seconds = self.model.build_seconds + self.model.handoff_seconds
+        self.first_solve_seconds: float | None = None
 
     @property
     def licences(self) -> LicenceMap:
@@ -106,6 +113,7 @@ class WarmModel:
 
     def solve(self, task: Task) -> QuickSolution:
         """Solve one task: changes to the base tables, licensed capacities, or changed tables."""
+        started = time.perf_counter()
         if isinstance(task, Changes) and not LicenceMap.handles(task):
             self._hold(*apply_changes(self.spec.data, task.items))
         elif isinstance(task, AllocationData):
@@ -118,6 +126,8 @@ class WarmModel:
             self.model.set_licensed_capacity(*limits)
             self._moved = {("supply", "approval"), ("plants", "approval")}
         solution = self.model.solve_quick(self.spec.time_limit)
+        if self.first_solve_seconds is None:
+            self.first_solve_seconds = time.perf_counter() - started
         if not solution.status.ok:
             raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
         return solution
@@ -165,10 +175,19 @@ def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]
     return prefix
 
 
-def _chunks(tasks: Sequence[Task]) -> list[tuple[int, Sequence[Task]]]:
-    return [
-        (start, tasks[start : start + CHUNK_SIZE]) for start in range(0, len(tasks), CHUNK_SIZE)
-    ]
+def chunk_size(tasks: int, workers: int) -> int:
+    """Tasks per message: at most CHUNK_SIZE, and at least 4 chunks per worker.
+
+    Big chunks save round trips, but the last ones decide when a run ends: 41 sweep steps
+    in chunks of 10 are 5 chunks, 3 for one worker and 2 for the other, so the last 10
+    steps run on one worker alone; 4 chunks per worker bound that tail to a quarter of a
+    worker's share (41 steps on 2 workers: chunks of 6).
+    """
+    return max(1, min(CHUNK_SIZE, -(-tasks // (4 * max(1, workers)))))
+
+
+def _chunks(tasks: Sequence[Task], size: int = CHUNK_SIZE) -> list[tuple[int, Sequence[Task]]]:
+    return [(start, tasks[start : start + size]) for start in range(0, len(tasks), size)]
 
 
 class SerialExecutor:
@@ -194,9 +213,19 @@ class SerialExecutor:
         return results, False
 
 
-def _ignore_interrupts() -> None:
+# The spec a pool worker was started with: sent once per worker (8 MB pickled at 100k
+# columns, 0.2 s to pickle and unpickle), not once per chunk.
+_POOL_SPEC: list[ModelSpec] = []
+
+
+def _start_pool_worker(spec: ModelSpec) -> None:
     # Ctrl-C is handled once, by the parent, which keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _POOL_SPEC[:] = [spec]
+
+
+def _solve_pool_chunk(chunk: Sequence[Task]) -> list[QuickSolution]:
+    return solve_chunk(_POOL_SPEC[0], chunk)
 
 
 class ProcessExecutor:
@@ -212,13 +241,16 @@ class ProcessExecutor:
     ) -> tuple[list[QuickSolution], bool]:
         results: list[QuickSolution | None] = [None] * len(tasks)
         pool = ProcessPoolExecutor(
-            max_workers=self.jobs, mp_context=get_context("spawn"), initializer=_ignore_interrupts
+            max_workers=self.jobs,
+            mp_context=get_context("spawn"),
+            initializer=_start_pool_worker,
+            initargs=(spec,),
         )
         pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
         interrupted = False
         try:
-            for start, chunk in _chunks(tasks):
-                pending[pool.submit(solve_chunk, spec, list(chunk))] = (start, len(chunk))
+            for start, chunk in _chunks(tasks, chunk_size(len(tasks), self.jobs)):
+                pending[pool.submit(_solve_pool_chunk, list(chunk))] = (start, len(chunk))
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -275,9 +307,18 @@ class DaskExecutor:
         # The tables go to every worker once; tasks carry only their capacity vectors.
         [shared] = self.client.scatter([spec], broadcast=True, hash=False)
         futures = {}
-        for start, chunk in _chunks(tasks):
+        # Keys unique to this map: a cluster that still holds an earlier run's chunk of the
+        # same spec (a report's what-ifs, then its stress draws) must not hand that back.
+        run = uuid.uuid4().hex[:8]
+        workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        for start, chunk in _chunks(tasks, chunk_size(len(tasks), workers)):
             future = self.client.submit(
-                solve_chunk, shared, list(chunk), pure=False, retries=2, key=f"{spec.key}-{start}"
+                solve_chunk,
+                shared,
+                list(chunk),
+                pure=False,
+                retries=2,
+                key=f"{spec.key}-{run}-{start}",
             )
             futures[future] = (start, len(chunk))
         interrupted = False
@@ -293,6 +334,84 @@ class DaskExecutor:
         if interrupted:
             return _finished_prefix(results), True
         return [r for r in results if r is not None], False
+
+
+# A local worker's start, before it builds the model: spawning Python and importing
+# Pyomo, HiGHS and pandas. 1.3-1.4 s of CPU on the benchmark machine (bench/README.md,
+# "Stress on Dask"); rounded up, since a loaded machine stretches it.
+WORKER_START_SECONDS = 2.0
+# The pool must be predicted this much faster than this process before it is started:
+# the estimate takes the probe's solve times as typical, and workers share the cores with
+# whatever else runs.
+POOL_MARGIN = 1.5
+PROBE_TASKS = 2  # solved here first: the first is cold, the second is the warm per-task cost
+
+
+def pool_pays(tasks: int, workers: int, start_seconds: float, task_seconds: float) -> bool:
+    """Whether `workers` local processes finish `tasks` sooner than this process.
+
+    This process: tasks x task_seconds (its model is built and warm). The pool: each
+    worker first starts Python, builds the model and solves cold (start_seconds), then
+    shares the tasks. The pool is chosen only when it is predicted POOL_MARGIN times faster.
+    """
+    workers = min(workers, os.cpu_count() or 1, tasks)
+    if workers < 2:
+        return False
+    here = tasks * task_seconds
+    pool = start_seconds + tasks * task_seconds / workers
+    return pool * POOL_MARGIN < here
+
+
+def solve_tasks(
+    warm: WarmModel,
+    tasks: Sequence[Task],
+    jobs: int | None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[QuickSolution], bool, str]:
+    """Solve tasks where `jobs` and `scheduler` say, in task order: (solutions, interrupted, where).
+
+    With a scheduler, all of them on that Dask cluster. Otherwise the first PROBE_TASKS
+    here on `warm` (this process's model), timed; the rest go to a pool of `jobs` local
+    processes only if `pool_pays` says the pool is faster for them, else they stay here.
+    So `--jobs N` never makes small work slower than `--jobs 1`. `where` names the
+    executor that ran the bulk ("serial", "processes" or "dask").
+    """
+
+    def keyed() -> ModelSpec:  # hashing the tables costs 0.2 s at 100k columns: only to ship
+        return ModelSpec.of(warm.spec.data, warm.spec.objective, warm.spec.time_limit)
+
+    if scheduler:
+        dask = DaskExecutor(scheduler)
+        try:
+            solutions, interrupted = dask.map(keyed(), tasks, progress)
+        finally:
+            dask.close()
+        return solutions, interrupted, dask.name
+    here = SerialExecutor(warm)
+    if jobs is None or jobs <= 1:
+        return (*here.map(warm.spec, tasks, progress), here.name)
+    timings: list[float] = []
+    probe: list[QuickSolution] = []
+    try:
+        for task in tasks[:PROBE_TASKS]:
+            started = time.perf_counter()
+            probe.append(warm.solve(task))
+            timings.append(time.perf_counter() - started)
+            if progress:
+                progress(1)
+    except KeyboardInterrupt:
+        return probe, True, here.name
+    rest = tasks[len(probe) :]
+    if not rest:
+        return probe, False, here.name
+    start = WORKER_START_SECONDS + warm.build_seconds + (warm.first_solve_seconds or timings[0])
+    if pool_pays(len(rest), jobs, start, timings[-1]):
+        pool = ProcessExecutor(min(jobs, os.cpu_count() or 1, len(rest)))
+        solutions, interrupted = pool.map(keyed(), rest, progress)
+        return probe + solutions, interrupted, pool.name
+    solutions, interrupted = here.map(warm.spec, rest, progress)
+    return probe + solutions, interrupted, here.name
 
 
 def executor_for(
