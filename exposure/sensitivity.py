@@ -925,21 +925,30 @@ def relief_table(
             if "licence_row" in table
             else np.zeros(len(table), dtype=bool)
         )
-        for position in np.flatnonzero(at_limit & ((limit > 0) | licensed)):
-            record = table.iloc[position]
-            material, period = record[material_column], record["period"]
+        positions = np.flatnonzero(at_limit & ((limit > 0) | licensed))
+        if not len(positions):
+            continue
+        picked = table.iloc[positions]
+
+        def column(name: str, frame: pd.DataFrame = picked) -> list:
+            return frame[name].tolist() if name in frame else [None] * len(frame)
+
+        names, materials, periods = column(name_column), column(material_column), column("period")
+        regimes = column("regime")
+        approval_cells, capacity_cells = column("approval_cell"), column("capacity_cell")
+        for i, position in enumerate(positions.tolist()):
+            material, period, regime = materials[i], periods[i], regimes[i]
             if licensed[position]:
-                key = (record["regime"], material, period)
                 value, penalty, method = licence_value.get(
-                    key, (math.nan, math.nan, "not computed")
+                    (regime, material, period), (math.nan, math.nan, "not computed")
                 )
                 constraint = "licence"
-                relief = f"+1 pp of {record['regime']} approval for {material} in {period}"
-                cell = record.get("approval_cell")
+                relief = f"+1 pp of {regime} approval for {material} in {period}"
+                cell = approval_cells[i]
             else:
                 constraint = "supply_limit" if kind == "supply" else "plant_limit"
-                relief = f"+1% of {record[name_column]} capacity in {period}"
-                cell = record.get("capacity_cell")
+                relief = f"+1% of {names[i]} capacity in {period}"
+                cell = capacity_cells[i]
                 if resolver is None:
                     value, penalty, method = math.nan, math.nan, "not computed"
                 else:
@@ -954,10 +963,10 @@ def relief_table(
             rows.append(
                 (
                     kind,
-                    int(position),
+                    position,
                     constraint,
-                    record[name_column],
-                    record.get("regime"),
+                    names[i],
+                    regime,
                     material,
                     period,
                     float(limit[position]),
@@ -965,7 +974,7 @@ def relief_table(
                     value,
                     penalty,
                     method,
-                    None if pd.isna(cell) else cell,
+                    None if cell is None or pd.isna(cell) else cell,
                 )
             )
     return pd.DataFrame(rows, columns=RELIEF_COLUMNS)
