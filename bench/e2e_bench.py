@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/e2e_bench.py                         # 100k and 300k LP columns
     .venv/bin/python bench/e2e_bench.py --sizes 10000 --json    # quick
+    .venv/bin/python bench/e2e_bench.py --analytics             # compute_exposure / solve
 
 For each size, `generate.synthetic(n, seed)` is written out as the input workbook a
 planner fills in (`read_bench.write_input_workbook`). Then, one after another in the
 same run:
 
 - *project*: `exposure run IN.xlsx -o OUT.xlsx -v` in a fresh process: wall time and
-  peak RSS (GNU `time -f %M`), the stage timers it logs, and its
+  CPU seconds and peak RSS (GNU `time -f '%U %S %M'`), the stage timers it logs, and its
   Run and Licences sheets read back (Licences rows with a break-even rate answered,
   against those marked skipped or failed);
 - *raw*: the same workbook read and built here, the cost phase's LP written as MPS, and
@@ -49,8 +50,8 @@ EXPOSURE = [sys.executable, "-c", "import sys; from exposure.cli import main; sy
 STAGE = re.compile(r"stage (.+?): ([0-9.]+) s")
 
 
-def timed_child(command: list[str]) -> tuple[float, float, str, str]:
-    """(wall s, peak RSS MiB, stdout, stderr) of one child process.
+def timed_child(command: list[str]) -> tuple[float, float, float, str, str]:
+    """(wall s, CPU s (user + system), peak RSS MiB, stdout, stderr) of one child process.
 
     The peak RSS is GNU time's `%M` for the command: a child's own rusage would also count
     the pages of this (large) process, which Linux carries over a fork and exec.
@@ -58,16 +59,16 @@ def timed_child(command: list[str]) -> tuple[float, float, str, str]:
     with tempfile.NamedTemporaryFile(suffix=".txt") as measured:
         started = time.perf_counter()
         child = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", measured.name, *command],
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", measured.name, *command],
             capture_output=True,
             text=True,
             check=False,
         )
         wall = time.perf_counter() - started
-        rss_kib = float(Path(measured.name).read_text().split()[-1])
+        user, system, rss_kib = map(float, Path(measured.name).read_text().split()[-3:])
     if child.returncode != 0:
         raise RuntimeError(f"{command[0]} exited {child.returncode}: {child.stderr[-2000:]}")
-    return wall, rss_kib / 1024, child.stdout, child.stderr
+    return wall, user + system, rss_kib / 1024, child.stdout, child.stderr
 
 
 def sheet_table(path: Path, sheet: str, first_column: str) -> pd.DataFrame:
@@ -80,7 +81,7 @@ def sheet_table(path: Path, sheet: str, first_column: str) -> pd.DataFrame:
 
 
 def project_run(workbook: Path, output: Path) -> dict[str, Any]:
-    wall, rss, _, stderr = timed_child(
+    wall, cpu, rss, _, stderr = timed_child(
         [*EXPOSURE, "run", str(workbook), "-o", str(output), "--overwrite", "-v"]
     )
     stages = {name: float(seconds) for name, seconds in STAGE.findall(stderr)}
@@ -90,6 +91,7 @@ def project_run(workbook: Path, output: Path) -> dict[str, Any]:
     unanswered = criterion.str.startswith(("skipped", "re-solve failed", "not computed"))
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "rss_mib": rss,
         "stages": stages,
         "run": {k: run.get(k) for k in ("read_seconds", "solve_seconds", "analytics_seconds")},
@@ -107,9 +109,25 @@ def raw_floor(workbook: Path, folder: Path) -> dict[str, Any]:
     model.highs.writeModel(str(mps))
     columns = model.highs.getNumCol()
     del model, book
-    wall, rss, stdout, _ = timed_child([sys.executable, "-c", RAW_SOLVE, str(mps)])
+    wall, cpu, rss, stdout, _ = timed_child([sys.executable, "-c", RAW_SOLVE, str(mps)])
     solve = float(stdout.split()[-1])
-    return {"wall_s": wall, "solve_s": solve, "rss_mib": rss, "columns": columns}
+    return {"wall_s": wall, "cpu_s": cpu, "solve_s": solve, "rss_mib": rss, "columns": columns}
+
+
+def analytics_ratio(size: int) -> dict[str, float]:
+    """`compute_exposure` without re-solves (origins, why short, binding, dependency traced)
+    against the project's own solve of the same instance, in this process."""
+    from exposure.analytics import compute_exposure
+
+    data = synthetic(size, seed=SEED)
+    model = build_model(data)
+    started = time.perf_counter()
+    solution = model.solve()
+    solve = time.perf_counter() - started
+    started = time.perf_counter()
+    compute_exposure(solution, data, None)
+    analytics = time.perf_counter() - started
+    return {"solve_s": solve, "compute_exposure_s": analytics, "ratio": analytics / solve}
 
 
 def measure(size: int, folder: Path) -> dict[str, Any]:
@@ -123,9 +141,10 @@ def measure(size: int, folder: Path) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| LP columns | `exposure run` wall s | raw highspy wall s (solve s) | wall / raw wall "
-        "| wall / raw solve | peak RSS MiB project / raw | RSS ratio | analytics s "
-        "| analytics / project solve | Licences rows answered | stages s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| wall / raw solve | CPU s project / raw | CPU ratio | peak RSS MiB project / raw "
+        "| RSS ratio | analytics s | analytics / project solve | Licences rows answered "
+        "| stages s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         p, raw = r["project"], r["raw"]
@@ -136,6 +155,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {raw['columns']:,} | {p['wall_s']:.1f} "
             f"| {raw['wall_s']:.2f} ({raw['solve_s']:.2f}) "
             f"| {p['wall_s'] / raw['wall_s']:.1f}x | {p['wall_s'] / raw['solve_s']:.1f}x "
+            f"| {p['cpu_s']:.1f} / {raw['cpu_s']:.2f} | {p['cpu_s'] / raw['cpu_s']:.1f}x "
             f"| {p['rss_mib']:,.0f} / {raw['rss_mib']:,.0f} | {p['rss_mib'] / raw['rss_mib']:.1f}x "
             f"| {analytics:.1f} | {analytics / solve:.1f}x "
             f"| {p['licence_rows_answered']} of {p['licence_rows']} | {stages} |"
@@ -147,7 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--json", action="store_true", help="also print the raw numbers")
+    parser.add_argument(
+        "--analytics",
+        action="store_true",
+        help="only time compute_exposure (no re-solves) against the solve, in this process",
+    )
     args = parser.parse_args(argv)
+    if args.analytics:
+        print("| LP columns | solve s | compute_exposure s | compute_exposure / solve |")
+        print("|---|---|---|---|")
+        for size in args.sizes:
+            r = analytics_ratio(size)
+            print(
+                f"| {size:,} | {r['solve_s']:.2f} | {r['compute_exposure_s']:.2f} "
+                f"| {r['ratio']:.2f}x |",
+                flush=True,
+            )
+        return 0
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
