@@ -181,9 +181,14 @@ def pool_mixes(
     return mixes
 
 
-def _with_mix(use: pd.DataFrame, mixes: dict[tuple[str, str, str], Mix]) -> pd.DataFrame:
+def _with_mix(
+    use: pd.DataFrame, mixes: dict[tuple[str, str, str], Mix], licensed_only: bool = False
+) -> pd.DataFrame:
     """`use` rows joined to their pool's mix: one row per (use row, content, origin), with
-    that content's `share` of a tonne drawn from the pool (material, period, lane)."""
+    that content's `share` of a tonne drawn from the pool (material, period, lane).
+
+    `licensed_only` keeps only a pool's own material under a regime's licence (what direct
+    dependency counts), before the join: the join is then no bigger than `use`."""
     pools = pd.DataFrame(
         [
             (material, period, lane, content, origin, share)
@@ -193,6 +198,8 @@ def _with_mix(use: pd.DataFrame, mixes: dict[tuple[str, str, str], Mix]) -> pd.D
         columns=["material", "period", "lane", "content", "origin", "share"],
     )
     keys = ["material", "period", "lane"]
+    if licensed_only:
+        pools = pools[(pools["content"] == pools["material"]) & (pools["origin"] != UNLICENSED)]
     if use.empty or pools.empty:
         return use.iloc[:0].assign(content=None, origin=None, share=0.0)
     return use.merge(pools.astype({k: use[k].dtype for k in keys}), on=keys, how="inner")
@@ -225,8 +232,7 @@ def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:
     use = product_use(solution, data)
     use = use[use["tonnes"] > 0]
     # Each use row times its pool's shares of its own material under a regime's licence.
-    shared = _with_mix(use, mixes)
-    shared = shared[(shared["content"] == shared["material"]) & (shared["origin"] != UNLICENSED)]
+    shared = _with_mix(use, mixes, licensed_only=True)
     licensed = pd.DataFrame(
         {
             "sector": shared["sector"].to_numpy(),
@@ -277,7 +283,15 @@ def origin_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     """
     mixes = pool_mixes(solution, data)
     use = product_use(solution, data)
-    joined = _with_mix(use[use["tonnes"] > 0], mixes)
+    # Products of a sector draw from the same pools: add their tonnes up before the join,
+    # which then has a row per (sector, pool, origin), not per (product, pool, origin).
+    use = (
+        use[use["tonnes"] > 0]
+        .groupby(["lane", "sector", "period", "material"], sort=False, dropna=False)["tonnes"]
+        .sum()
+        .reset_index()
+    )
+    joined = _with_mix(use, mixes)
     columns = ["lane", "sector", "period", "via", "material", "country", "tonnes"]
     frame = (
         pd.DataFrame(
