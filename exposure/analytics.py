@@ -254,11 +254,18 @@ def binding_summary(
                 )
             ]
         )
-        for (constraint, item), group in relief.groupby(["constraint", "item"], sort=False):
-            bound = [p for p in periods if p in set(group["period"])]
+        kinds = relief["kind"].to_numpy()
+        positions = relief["position"].to_numpy(int)
+        relief_periods = relief["period"].to_numpy()
+        input_cells = relief["input_cell"].to_numpy()
+        groups = relief.groupby(["constraint", "item"], sort=False).indices
+        # In order of first appearance, as iterating the groupby gives them.
+        for (constraint, item), at in sorted(groups.items(), key=lambda kv: kv[1][0]):
+            bound_set = set(relief_periods[at].tolist())
+            bound = [p for p in periods if p in bound_set]
             when = "in every period" if len(bound) == len(periods) else "in " + ", ".join(bound)
-            supply_rows = group.loc[group["kind"] == "supply", "position"].to_numpy(int)
-            plant_rows = group.loc[group["kind"] == "plant", "position"].to_numpy(int)
+            supply_rows = positions[at][kinds[at] == "supply"]
+            plant_rows = positions[at][kinds[at] == "plant"]
             if resolver is None:
                 value, penalty = math.nan, math.nan
             elif constraint == "licence":
@@ -275,7 +282,7 @@ def binding_summary(
             else:
                 reading = f"{item} runs at capacity {when}"
             reading += _relief_words(step, value, penalty)
-            cells = [c for c in dict.fromkeys(group["input_cell"]) if isinstance(c, str)]
+            cells = [c for c in dict.fromkeys(input_cells[at].tolist()) if isinstance(c, str)]
             rows.append(
                 {
                     "constraint": constraint,

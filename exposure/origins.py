@@ -24,7 +24,7 @@ Mix = dict[tuple[str, str], float]  # (material, country) -> t per t of the pool
 
 def _material_order(data: AllocationData) -> list[str]:
     """Materials with every plant input before the plant's output (recipes form a DAG)."""
-    outputs = dict(zip(data.plants["plant"], data.plants["output"], strict=True))
+    outputs = dict(zip(data.plants["plant"].tolist(), data.plants["output"].tolist(), strict=True))
     inputs_of: dict[str, set[str]] = defaultdict(set)
     for plant, material in zip(data.recipes["plant"], data.recipes["input"], strict=True):
         if plant in outputs:
@@ -49,10 +49,10 @@ def _material_order(data: AllocationData) -> list[str]:
 def _countries(frame: pd.DataFrame, id_column: str) -> list[str]:
     """Country of each row; tables without countries fall back to the source or plant id."""
     if "country" not in frame:
-        return list(frame[id_column])
+        return list(frame[id_column].tolist())
     return [
         c if isinstance(c, str) else i
-        for c, i in zip(frame["country"], frame[id_column], strict=True)
+        for c, i in zip(frame["country"].tolist(), frame[id_column].tolist(), strict=True)
     ]
 
 
@@ -111,11 +111,11 @@ def pool_mixes(
     bought: dict[tuple[str, str, str], Mix] = defaultdict(lambda: defaultdict(float))
     supply = solution.supply
     for m, t, lane, lead, tonnes, origin in zip(
-        supply["material"],
-        supply["period"],
-        supply["lane"],
-        supply["lead"],
-        supply["buy"],
+        supply["material"].tolist(),
+        supply["period"].tolist(),
+        supply["lane"].tolist(),
+        supply["lead"].tolist(),
+        supply["buy"].tolist(),
         supply_origins,
         strict=True,
     ):
@@ -125,24 +125,30 @@ def pool_mixes(
     made: dict[tuple[str, str, str], list[tuple[str, str, float, str]]] = defaultdict(list)
     plants = solution.plants
     for plant, m, t, lane, lead, tonnes, origin in zip(
-        plants["plant"],
-        plants["output"],
-        plants["period"],
-        plants["lane"],
-        plants["lead"],
-        plants["make"],
+        plants["plant"].tolist(),
+        plants["output"].tolist(),
+        plants["period"].tolist(),
+        plants["lane"].tolist(),
+        plants["lead"].tolist(),
+        plants["make"].tolist(),
         plant_origins,
         strict=True,
     ):
         if tonnes > 0:
             for arrival, share in _arrivals(t, lead, periods):
                 made[m, arrival, lane].append((plant, t, tonnes * share, origin))
-    recipes = data.recipes.groupby("plant")
+    recipes: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for plant, material, t_per_t in zip(
+        data.recipes["plant"], data.recipes["input"], data.recipes["t_per_t"], strict=True
+    ):
+        recipes[plant].append((material, float(t_per_t)))
     materials = solution.materials
     stocks = materials.set_index(["material", "period", "lane"])["stock"].to_dict()
     openings = materials.set_index(["material", "period", "lane"])["opening_stock"].to_dict()
     lanes_of: dict[str, list[str]] = defaultdict(list)
-    for m, lane in dict.fromkeys(zip(materials["material"], materials["lane"], strict=True)):
+    for m, lane in dict.fromkeys(
+        zip(materials["material"].tolist(), materials["lane"].tolist(), strict=True)
+    ):
         lanes_of[m].append(lane)
 
     mixes: dict[tuple[str, str, str], Mix] = {}
@@ -165,16 +171,38 @@ def pool_mixes(
                 for plant, dispatched, tonnes, origin in made.get((material, period, lane), []):
                     amounts[material, origin] += tonnes
                     total += tonnes
-                    if plant in recipes.groups:
-                        for recipe in recipes.get_group(plant).itertuples():
-                            content = tonnes * recipe.t_per_t
-                            source_pool = (recipe.input, dispatched, lane)
-                            for key, share in mixes.get(source_pool, {}).items():
-                                amounts[key] += content * share
+                    for upstream, t_per_t in recipes.get(plant, ()):
+                        content = tonnes * t_per_t
+                        for key, share in mixes.get((upstream, dispatched, lane), {}).items():
+                            amounts[key] += content * share
                 mixes[material, period, lane] = {
                     k: v / total for k, v in amounts.items() if total > 0 and v > 0
                 }
     return mixes
+
+
+def _with_mix(
+    use: pd.DataFrame, mixes: dict[tuple[str, str, str], Mix], licensed_only: bool = False
+) -> pd.DataFrame:
+    """`use` rows joined to their pool's mix: one row per (use row, content, origin), with
+    that content's `share` of a tonne drawn from the pool (material, period, lane).
+
+    `licensed_only` keeps only a pool's own material under a regime's licence (what direct
+    dependency counts), before the join: the join is then no bigger than `use`."""
+    pools = pd.DataFrame(
+        [
+            (material, period, lane, content, origin, share)
+            for (material, period, lane), mix in mixes.items()
+            for (content, origin), share in mix.items()
+        ],
+        columns=["material", "period", "lane", "content", "origin", "share"],
+    )
+    keys = ["material", "period", "lane"]
+    if licensed_only:
+        pools = pools[(pools["content"] == pools["material"]) & (pools["origin"] != UNLICENSED)]
+    if use.empty or pools.empty:
+        return use.iloc[:0].assign(content=None, origin=None, share=0.0)
+    return use.merge(pools.astype({k: use[k].dtype for k in keys}), on=keys, how="inner")
 
 
 UNLICENSED = "unlicensed"
@@ -186,7 +214,7 @@ def _licence_tags(frame: pd.DataFrame) -> list[str]:
         return []
     return [
         str(regime) if isinstance(regime, str) and not pd.isna(row) else UNLICENSED
-        for regime, row in zip(frame["regime"], frame["licence_row"], strict=True)
+        for regime, row in zip(frame["regime"].tolist(), frame["licence_row"].tolist(), strict=True)
     ]
 
 
@@ -203,18 +231,20 @@ def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:
     built = solution.products[["product", "sector", "period", "built", "value_per_unit"]]
     use = product_use(solution, data)
     use = use[use["tonnes"] > 0]
-    rows = []
-    for record in use.itertuples():
-        mix = mixes.get((record.material, record.period, record.lane), {})
-        for (content, tag), share in mix.items():
-            if content == record.material and tag != UNLICENSED:
-                rows.append(
-                    (record.sector, record.product, record.period, tag, record.tonnes * share)
-                )
+    # Each use row times its pool's shares of its own material under a regime's licence.
+    shared = _with_mix(use, mixes, licensed_only=True)
+    licensed = pd.DataFrame(
+        {
+            "sector": shared["sector"].to_numpy(),
+            "product": shared["product"].to_numpy(),
+            "period": shared["period"].to_numpy(),
+            "regime": shared["origin"].to_numpy(),
+            "tonnes": (shared["tonnes"] * shared["share"]).to_numpy(),
+        }
+    )
     columns = ["sector", "regime", "licence_dependency_direct"]
     if use.empty:
         return pd.DataFrame(columns=columns)
-    licensed = pd.DataFrame(rows, columns=["sector", "product", "period", "regime", "tonnes"])
     product_tonnes = use.groupby(["sector", "product", "period"])["tonnes"].sum()
     product_value = (
         (built["built"] * built["value_per_unit"])
@@ -253,14 +283,32 @@ def origin_table(solution: Solution, data: AllocationData) -> pd.DataFrame:
     """
     mixes = pool_mixes(solution, data)
     use = product_use(solution, data)
-    totals: dict[tuple[str, str, str, str, str, str], float] = defaultdict(float)
-    for record in use[use["tonnes"] > 0].itertuples():
-        pool = (record.material, record.period, record.lane)
-        for (content, country), share in mixes.get(pool, {}).items():
-            key = (record.lane, record.sector, record.period, record.material, content, country)
-            totals[key] += record.tonnes * share
+    # Products of a sector draw from the same pools: add their tonnes up before the join,
+    # which then has a row per (sector, pool, origin), not per (product, pool, origin).
+    use = (
+        use[use["tonnes"] > 0]
+        .groupby(["lane", "sector", "period", "material"], sort=False, dropna=False)["tonnes"]
+        .sum()
+        .reset_index()
+    )
+    joined = _with_mix(use, mixes)
     columns = ["lane", "sector", "period", "via", "material", "country", "tonnes"]
-    frame = pd.DataFrame([(*k, v) for k, v in totals.items()], columns=columns)
+    frame = (
+        pd.DataFrame(
+            {
+                "lane": joined["lane"].to_numpy(),
+                "sector": joined["sector"].to_numpy(),
+                "period": joined["period"].to_numpy(),
+                "via": joined["material"].to_numpy(),
+                "material": joined["content"].to_numpy(),
+                "country": joined["origin"].to_numpy(),
+                "tonnes": (joined["tonnes"] * joined["share"]).to_numpy(),
+            }
+        )
+        .groupby(columns[:-1], sort=False, as_index=False, dropna=False)["tonnes"]
+        .sum()
+    )
+    frame = frame[columns]
     return frame.sort_values(
         ["lane", "sector", "period", "via", "material", "tonnes"],
         ascending=[True, True, True, True, True, False],

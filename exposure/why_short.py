@@ -49,7 +49,7 @@ def _rank(limit: Limit) -> float:
     return -value if not math.isnan(value) else math.inf
 
 
-def _reading(record: pd.Series) -> str:
+def _reading(record: dict) -> str:
     if record["constraint"] == "licence":
         what = "ship" if record["kind"] == "supply" else "make"
         return (
@@ -73,7 +73,7 @@ def why_short_table(
 ) -> pd.DataFrame:
     """One row per short product, period, scarce material and limit behind it."""
     limits_at: dict[tuple, list[Limit]] = defaultdict(list)
-    for _, record in relief.iterrows():
+    for record in relief.to_dict("records"):
         limits_at[record["material"], record["period"]].append(
             (_reading(record), record["relief"], record["value_of_relief"], record["input_cell"])
         )
@@ -163,6 +163,10 @@ def _by_pool(values: dict) -> dict[tuple[str, str, str | None], float]:
     return keyed
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
 def _lane_refusals(data: AllocationData) -> dict[tuple[str, str, str], list[Limit]]:
     """What keeps a lane from a source or plant: a refusal, a restriction or a delay.
 
@@ -176,7 +180,21 @@ def _lane_refusals(data: AllocationData) -> dict[tuple[str, str, str], list[Limi
         table = data.with_cells(name_of_table, ("restriction", "approval", "lead"))
         if table.empty:
             continue
-        for record in table.to_dict("records"):
+
+        # Only rows with something to say: a restriction, a refusal or a delay.
+        def has(column: str, frame: pd.DataFrame = table) -> pd.Series:
+            if column not in frame:
+                return pd.Series(False, index=frame.index)
+            return frame[column].map(_is_text)
+
+        approval = table["approval"] if "approval" in table else pd.Series(1.0, index=table.index)
+        lead = table["lead"] if "lead" in table else pd.Series(0.0, index=table.index)
+        telling = (
+            has("restriction_cell")
+            | (has("approval_cell") & (approval <= 0))
+            | (has("lead_cell") & (lead.fillna(0) > 0))
+        )
+        for record in table[telling].to_dict("records"):
             key = (record[material_column], record["period"], record["lane"])
             name, lane, material = record[name_column], record["lane"], record[material_column]
             cells = {c: record.get(c) for c in ("restriction_cell", "approval_cell", "lead_cell")}
