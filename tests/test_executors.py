@@ -31,15 +31,20 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
+def local_cluster() -> distributed.LocalCluster:
+    """Two single-threaded worker processes on loopback, no dashboard."""
+    return distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
-    ) as local:
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with local_cluster() as local:
         yield local
 
 
@@ -138,13 +143,7 @@ def test_a_lost_worker_is_replaced_and_nothing_is_reported_twice(scenario_book: 
 
     book = load_valid_workbook(scenario_book)
     serial = run_stress(book, scenario_book, draws=300, seed=11, jobs=1)
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as local:
+    with local_cluster() as local:
         # One client only (the executor's): the scheduler and nannies run in this process,
         # so their state says which worker process to kill and what it holds.
         nanny = next(iter(local.workers.values()))
