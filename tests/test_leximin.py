@@ -220,8 +220,8 @@ def test_a_failed_warm_resolve_is_retried_cold(objective: str):
     assert solution.status is SolveStatus.OPTIMAL
     assert [r.split(": ")[1] for r in model.last_retries] == [*remedies, "cold"]
     assert failing.cleared == (2 if remedies else 1)
-    # (holds loosened by 1e-8 of the units move the cost by that order)
-    assert solution.objective_value == pytest.approx(expected.objective_value, rel=1e-7)
+    # (holds loosened by up to 1e-6 of the units move the cost by that order)
+    assert solution.objective_value == pytest.approx(expected.objective_value, rel=1e-6)
 
 
 def test_trouble_is_reported_after_every_retry_and_options_are_restored():
@@ -515,3 +515,67 @@ def test_a_probe_that_is_infeasible_is_not_run_again_warm():
     cold = build_model(short, "fair").solve()
     assert solution.violation == pytest.approx(cold.violation, abs=1e-9) and cold.violation > 0
     assert solution.shortfall_levels == pytest.approx(cold.shortfall_levels, abs=1e-9)
+
+
+def test_a_stock_below_the_solver_tolerance_does_not_make_fair_mode_infeasible():
+    """1e-7 t of Dy, nothing else to build with: the leximin holds sit at the tolerance.
+
+    Found by hypothesis (tests/test_true_figures.py): the cost phase, every item held at its
+    level, was infeasible after every retry until the holds could be loosened by 1e-6 of
+    the units (HOLD_SLACKS), below planning precision as SMALLEST_ITEM is.
+    """
+    periods = ["t1", "t2"]
+    supply = pd.DataFrame(
+        [
+            (source, material, period, 0.0, approval, 10.0)
+            for period in periods
+            for source, material, approval in (
+                ("CNX", "DY", 0.5),
+                ("AUS", "DY", 1.0),
+                ("MAGX", "MAG", 1.0),
+            )
+        ],
+        columns=["source", "material", "period", "capacity", "approval", "unit_cost"],
+    )
+    demand = pd.DataFrame(
+        [
+            (product, sector, period, 1.0, value, 0.0, 1.0)
+            for product, sector, value in (
+                ("P1", "S1", 2000.0),
+                ("P2", "S2", 900.0),
+                ("P3", "S2", 300.0),
+            )
+            for period in periods
+        ],
+        columns=["product", "sector", "period", "units", "value_per_unit", "min_service", "weight"],
+    )
+    data = AllocationData(
+        periods=periods,
+        materials=pd.DataFrame(
+            {
+                "material": ["DY", "MAG"],
+                "initial_stock": [1e-7, 0.0],
+                "min_stock": [0.0, 0.0],
+                "holding_cost": [1.0, 0.5],
+            }
+        ),
+        supply=supply,
+        demand=demand,
+        intensity=pd.DataFrame(
+            {
+                "product": ["P1", "P2", "P2", "P3"],
+                "material": ["MAG", "MAG", "DY", "DY"],
+                "kg_per_unit": [100.0, 500.0, 20.0, 300.0],
+            }
+        ),
+        plants=pd.DataFrame(
+            [("JPM", period, "MAG", 40.0, 0.5, 10.0) for period in periods],
+            columns=["plant", "period", "output", "capacity", "approval", "unit_cost"],
+        ),
+        recipes=pd.DataFrame({"plant": ["JPM"], "input": ["DY"], "t_per_t": [0.05]}),
+    )
+    fair = build_model(data, "fair").solve()
+    priority = build_model(data, "priority").solve()
+    assert fair.status is SolveStatus.OPTIMAL
+    # Next to nothing can be built either way: the same lost value to a millionth.
+    assert fair.objective_value == pytest.approx(priority.objective_value, rel=1e-6)

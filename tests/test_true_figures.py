@@ -151,6 +151,13 @@ def test_reference_lever_is_confirmed_by_a_plus_one_point_whatif(tmp_path: Path)
 
 
 # ---------------------------------------------------------- hypothesis properties
+def tonnes(high: float) -> st.SearchStrategy[float]:
+    """None, or at least a kilogram: a tonnage near HiGHS's feasibility tolerance (1e-7) is
+    the same as none to the solver, so figures there agree only to that tolerance (a stock of
+    1e-7 t of Dy once put a +1 t figure 1.2e-5 away from its re-solve)."""
+    return st.one_of(st.just(0.0), st.floats(1e-3, high))
+
+
 @st.composite
 def instances(draw: st.DrawFn) -> AllocationData:
     """Two periods; Dy from a licensed CN source and an AU source; magnets from a plant
@@ -158,11 +165,11 @@ def instances(draw: st.DrawFn) -> AllocationData:
     periods = ["t1", "t2"]
     approval = draw(st.sampled_from([0.0, 0.2, 0.5, 0.95, 1.0]))
     plant_approval = draw(st.sampled_from([0.3, 0.7, 1.0]))
-    cn = draw(st.floats(0, 20))
-    au = draw(st.floats(0, 10))
-    magnets = draw(st.floats(0, 30))
+    cn = draw(tonnes(20))
+    au = draw(tonnes(10))
+    magnets = draw(tonnes(30))
     floor = draw(st.sampled_from([0.0, 0.4, 0.8]))
-    stock = draw(st.floats(0, 5))
+    stock = draw(tonnes(5))
     materials = pd.DataFrame(
         {
             "material": ["DY", "MAG"],
@@ -254,9 +261,11 @@ def assert_figures_are_re_solves(data: AllocationData, objective: str) -> None:
             base.objective_value - more[0], rel=1e-5, abs=1e-6 * scale
         ), record
         assert record.penalty_change_1t == pytest.approx(base.violation - more[1], abs=1e-6)
-    # The model is left holding the base numbers.
+    # The model is left holding the base numbers. Fair mode finds its levels to HiGHS's
+    # tolerances (1e-7), so a second solve may land that far off; a number left moved, far more.
     again = model.solve()
-    assert again.objective_value == pytest.approx(base.objective_value, rel=1e-9, abs=1e-6)
+    rel = 1e-7 if objective == "fair" else 1e-9
+    assert again.objective_value == pytest.approx(base.objective_value, rel=rel, abs=1e-6)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
