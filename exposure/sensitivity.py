@@ -170,56 +170,80 @@ class Resolver:
             row_dn_objective=np.asarray(ranging.row_bound_dn.objective_, dtype=float),
         )
 
-    def _shortcut(self, kind: str, index: int, old: float, new: float) -> Change | None:
-        """The change from moving one column's upper bound (kind "col") or one row's
-        bounds down (kind "row") from `old` to `new`, by the dual, where provably exact."""
+    def _shortcut_columns(
+        self, columns: np.ndarray, old: np.ndarray, new: np.ndarray
+    ) -> Change | None:
+        """The change from raising the upper bounds of `columns` from `old` to `new` at
+        once, by the duals, where provably exact; None where a re-solve must answer.
+
+        Ranging gives, for each column alone, the bound `end` up to which the base basis
+        stays optimal. Bounds do not touch reduced costs, so the basis stays optimal
+        exactly while it stays primal feasible, and the moves that keep it feasible form a
+        convex set holding 0 and each column's move to `end`. A joint move whose shares
+        of those ranges sum to at most 1 is a convex combination of them, so it is inside,
+        and there the objective is linear: the sum of each column's slope times its step.
+        """
+        ranging = self._ranging
+        if ranging is None or not len(columns):
+            return None
+        if np.any(ranging.col_status[columns] != UPPER) or np.any(new < old):
+            return None
+        end = ranging.col_up_value[columns]
+        end_objective = ranging.col_up_objective[columns]
+        if not (np.all(np.isfinite(end)) and np.all(np.isfinite(end_objective))):
+            return None  # no finite end to measure a slope with: re-solve
+        room = end - RANGE_MARGIN * np.maximum(1.0, np.abs(end)) - old
+        if np.any(room <= 0) or float(np.sum((new - old) / room)) > 1.0:
+            return None
+        slope = (end_objective - ranging.objective) / (end - old)  # scaled objective per t
+        self.shortcuts += 1
+        value = -float(np.dot(slope, new - old)) * self.model.scale
+        if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
+            value = 0.0
+        return Change(value, 0.0, DUAL_METHOD)
+
+    def _shortcut_row(self, index: int, old: float, new: float) -> Change | None:
+        """The change from moving one row's bounds down from `old` to `new`, by the
+        dual, where provably exact (inside the row's range of the base basis)."""
         ranging = self._ranging
         if ranging is None or new == old:
             return None
-        if kind == "col":
-            if ranging.col_status[index] != UPPER or new < old:
-                return None
-            end, end_objective = ranging.col_up_value[index], ranging.col_up_objective[index]
-            if not (math.isfinite(end) and math.isfinite(end_objective)):
-                return None  # no finite end to measure the slope with: re-solve
-            inside = old < end and new <= end - RANGE_MARGIN * max(1.0, abs(end))
-        else:
-            if ranging.row_status[index] == BASIC or new > old:
-                return None
-            end, end_objective = ranging.row_dn_value[index], ranging.row_dn_objective[index]
-            if not (math.isfinite(end) and math.isfinite(end_objective)):
-                return None
-            inside = old > end and new >= end + RANGE_MARGIN * max(1.0, abs(end))
-        if not inside:
+        if ranging.row_status[index] == BASIC or new > old:
             return None
-        slope = (end_objective - ranging.objective) / (end - old)  # scaled objective per unit
+        end, end_objective = ranging.row_dn_value[index], ranging.row_dn_objective[index]
+        if not (math.isfinite(end) and math.isfinite(end_objective)):
+            return None
+        if not (old > end and new >= end + RANGE_MARGIN * max(1.0, abs(end))):
+            return None
+        slope = (end_objective - ranging.objective) / (end - old)  # scaled objective per t
         self.shortcuts += 1
         value = -slope * (new - old) * self.model.scale
         if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
             value = 0.0
         return Change(value, 0.0, DUAL_METHOD)
 
-    def _single_column(
+    def _moved_columns(
         self, supply_limit: np.ndarray, plant_limit: np.ndarray
-    ) -> tuple[int, float, float] | None:
-        """(HiGHS column, old upper, new upper) when exactly one limit moves."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(HiGHS columns, old uppers, new uppers) of the licensed capacities that move."""
         moved_supply = np.flatnonzero(supply_limit != self.supply_limit)
         moved_plants = np.flatnonzero(plant_limit != self.plant_limit)
-        if len(moved_supply) + len(moved_plants) != 1:
-            return None
-        if len(moved_supply):
-            i = int(moved_supply[0])
-            column = int(self.model.columns["buy"][i])
-            return column, float(self.supply_limit[i]), float(supply_limit[i])
-        i = int(moved_plants[0])
-        column = int(self.model.columns["make"][i])
-        return column, float(self.plant_limit[i]), float(plant_limit[i])
+        columns = np.concatenate(
+            [
+                np.asarray(self.model.columns["buy"], dtype=int)[moved_supply],
+                np.asarray(self.model.columns["make"], dtype=int)[moved_plants],
+            ]
+        )
+        old = np.concatenate([self.supply_limit[moved_supply], self.plant_limit[moved_plants]])
+        new = np.concatenate([supply_limit[moved_supply], plant_limit[moved_plants]])
+        return columns, old, new
 
-    def _solve_and_restore(self) -> QuickSolution:
-        """Solve the numbers set now, then put the base numbers back."""
+    def _solve_and_restore(self, read_built: bool = True) -> QuickSolution:
+        """Solve the numbers set now, then put the base numbers back (`read_built`: read
+        the built units too, not only the objective)."""
         self.resolves += 1
         try:
-            return self.model.solve_quick()
+            return self.model.solve_quick(read_built=read_built)
         finally:
             self.model.set_licensed_capacity(self.supply_limit, self.plant_limit)
             self.model.set_shared_capacity(self.shared_supply, self.shared_plant)
@@ -233,7 +257,7 @@ class Resolver:
     def _solve(self) -> Change:
         if time.perf_counter() - self.started > self.budget_seconds:
             return Change(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
-        outcome = self._solve_and_restore()
+        outcome = self._solve_and_restore(read_built=False)
         if not outcome.status.ok:
             return Change(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
         value = self.base.objective_value - outcome.objective_value
@@ -262,11 +286,9 @@ class Resolver:
         return self._memo[key]
 
     def _with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
-        single = self._single_column(supply_limit, plant_limit)
-        if single is not None:
-            found = self._shortcut("col", *single)
-            if found is not None:
-                return found
+        found = self._shortcut_columns(*self._moved_columns(supply_limit, plant_limit))
+        if found is not None:
+            return found
         self.model.set_licensed_capacity(supply_limit, plant_limit)
         return self._solve()
 
@@ -328,8 +350,8 @@ class Resolver:
         rhs = self.balance_rhs.copy()
         rhs[stock_position] -= tonnes
         row = int(self.model.rows["balance"][stock_position])
-        found = self._shortcut(
-            "row", row, float(self.balance_rhs[stock_position]), rhs[stock_position]
+        found = self._shortcut_row(
+            row, float(self.balance_rhs[stock_position]), rhs[stock_position]
         )
         if found is not None:
             return found

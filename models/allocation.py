@@ -741,12 +741,24 @@ class AllocationModel:
             status, violation, mu, seconds, iterations, levels=self.last_levels
         )
 
-    def solve_quick(self, time_limit: float | None = None) -> QuickSolution:
-        """Solve like `solve`, reading back only what scenario KPIs need (no tables)."""
+    def solve_quick(
+        self, time_limit: float | None = None, *, read_built: bool = True
+    ) -> QuickSolution:
+        """Solve like `solve`, reading back only what scenario KPIs need (no tables).
+
+        With `read_built=False` only the objective is read (HiGHS's own, times the scale:
+        its offset holds the constant term), and `built` comes back empty: reading the
+        whole column vector back costs more than a warm re-solve of a few bounds.
+        """
         status, violation, mu, seconds, _ = self._run_phases(time_limit)
         if not status.ok:
-            nan = np.full(len(self.columns["built"]), np.nan)
+            nan = np.full(len(self.columns["built"]) if read_built else 0, np.nan)
             return QuickSolution(status, math.nan, violation, mu, nan, seconds, self.last_levels)
+        if not read_built:
+            objective = self.highs.getInfo().objective_function_value * self.scale
+            return QuickSolution(
+                status, objective, violation, mu, np.empty(0), seconds, self.last_levels
+            )
         col_value = np.asarray(self.highs.getSolution().col_value)
         built = np.minimum(
             np.maximum(col_value[self.columns["built"]], 0.0), self.numbers.demand_limit

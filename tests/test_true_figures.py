@@ -17,12 +17,12 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from exposure.analytics import compute_exposure
 from exposure.pipeline import run_workbook
-from exposure.sensitivity import RESOLVE_METHOD
+from exposure.sensitivity import DUAL_METHOD, RESOLVE_METHOD, Resolver, licensed_rows
 from exposure.tables import to_model_data
 from exposure.workbook.validate import load_valid_workbook
 from models import AllocationData, SolveStatus, build_model
@@ -307,3 +307,130 @@ def test_capacity_relief_with_lanes_equals_a_cold_re_solve(tmp_path: Path):
     cold = build_model(raised).solve().objective_value
     assert relief == pytest.approx(solution.objective_value - cold, abs=1e-6)
     assert relief > 0
+
+
+# ------------------------------------------------- joint steps answered by the duals
+def with_rows_scaled(
+    data: AllocationData, supply_rows: list[int], plant_rows: list[int], column: str, step: float
+) -> AllocationData:
+    """`data` with `column` of the given supply and plant rows moved: capacity x (1 + step),
+    or approval + step (capped at 1)."""
+    changed = copy.deepcopy(data)
+    for table, rows in ((changed.supply, supply_rows), (changed.plants, plant_rows)):
+        labels = table.index[rows]
+        if column == "capacity":
+            table.loc[labels, "capacity"] *= 1 + step
+        else:
+            table.loc[labels, "approval"] = np.minimum(table.loc[labels, "approval"] + step, 1.0)
+    return changed
+
+
+def assert_joint_step_is_a_re_solve(
+    data: AllocationData,
+    supply_rows: list[int],
+    plant_rows: list[int],
+    column: str,
+    step: float = 0.01,
+) -> str:
+    """A Resolver's figure for a step on several rows at once equals a cold re-solve; its method."""
+    model = build_model(data)
+    base = model.solve()
+    assert base.status is SolveStatus.OPTIMAL
+    resolver = Resolver(model, base)
+    rows = (np.array(supply_rows, dtype=int), np.array(plant_rows, dtype=int))
+    if column == "capacity":
+        change = resolver.raise_capacity(*rows, fraction=step)
+    else:
+        change = resolver.raise_approval(*rows, step=step)
+    cold = solve_cold(with_rows_scaled(data, supply_rows, plant_rows, column, step))
+    scale = max(1.0, abs(base.objective_value))
+    assert change.value == pytest.approx(base.objective_value - cold[0], rel=1e-5, abs=1e-6 * scale)
+    assert change.penalty_change == pytest.approx(base.violation - cold[1], abs=1e-6)
+    return change.method
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.data())
+def test_a_step_on_several_limits_at_once_equals_a_cold_re_solve(
+    data: AllocationData, choices: st.DataObject
+):
+    # The dual answers a joint step only when the shares of each column's range sum to at
+    # most 1; every answer, dual or re-solved, must be the cold re-solve's.
+    supply_rows = choices.draw(st.lists(st.integers(0, len(data.supply) - 1), unique=True))
+    plant_rows = choices.draw(st.lists(st.integers(0, len(data.plants) - 1), unique=True))
+    column = choices.draw(st.sampled_from(["capacity", "approval"]))
+    # Steps past a basis's range too, where only a re-solve may answer.
+    step = choices.draw(st.sampled_from([0.01, 0.1, 0.3, 1.0]))
+    assume(supply_rows or plant_rows)
+    assert_joint_step_is_a_re_solve(data, supply_rows, plant_rows, column, step)
+
+
+@pytest.mark.slow
+def test_reference_multi_period_steps_by_the_dual_equal_cold_re_solves():
+    """On the reference, some steps on several rows at once are answered by the duals (the
+    Binding sheet's limits binding in several periods, the Licences levers), and each equals
+    its cold re-solve."""
+    data = to_model_data(load_valid_workbook(workbooks.REFERENCE))
+    licensed = licensed_rows(data)
+    methods = []
+    for _, group in licensed.groupby("licence_row"):
+        supply = group.loc[group["kind"] == "supply", "position"].astype(int).tolist()
+        plants = group.loc[group["kind"] == "plant", "position"].astype(int).tolist()
+        if len(supply) + len(plants) > 1:
+            methods.append(assert_joint_step_is_a_re_solve(data, supply, plants, "approval"))
+    for _, group in data.supply.reset_index(drop=True).groupby("source"):
+        if len(group) > 1:
+            rows = group.index.tolist()
+            methods.append(assert_joint_step_is_a_re_solve(data, rows, [], "capacity"))
+    assert DUAL_METHOD in methods and RESOLVE_METHOD in methods
+
+
+def test_two_steps_each_in_range_but_not_together_are_re_solved():
+    """By hand: 10 units of P need 1 t of DY each. A and B (4 t each, 10 USD/t) are used up,
+    C (100 USD/t) fills in 2 t. A's range alone is +2 t, as is B's. Raising both by 37.5%
+    (+1.5 t each) is inside each range alone, but together they would push C to -1 t: the
+    basis changes, C drops to 0 and only 2 of the 3 extra tonnes are needed. True saving:
+    C's 2 t at 100 USD become 2 t at 10, 180 USD; adding the two duals would claim 270."""
+    supply = pd.DataFrame(
+        [
+            ("A", "DY", "t1", 4.0, 1.0, 10.0),
+            ("B", "DY", "t1", 4.0, 1.0, 10.0),
+            ("C", "DY", "t1", 10.0, 1.0, 100.0),
+        ],
+        columns=["source", "material", "period", "capacity", "approval", "unit_cost"],
+    )
+    data = AllocationData(
+        periods=["t1"],
+        materials=pd.DataFrame(
+            {"material": ["DY"], "initial_stock": [0.0], "min_stock": [0.0], "holding_cost": [1.0]}
+        ),
+        supply=supply,
+        demand=pd.DataFrame(
+            [("P", "S", "t1", 10.0, 1000.0, 0.0, 1.0)],
+            columns=[
+                "product",
+                "sector",
+                "period",
+                "units",
+                "value_per_unit",
+                "min_service",
+                "weight",
+            ],
+        ),
+        intensity=pd.DataFrame({"product": ["P"], "material": ["DY"], "kg_per_unit": [1000.0]}),
+    )
+    model = build_model(data)
+    base = model.solve()
+    assert base.supply["buy"].tolist() == pytest.approx([4, 4, 2])
+    resolver = Resolver(model, base)
+    alone = resolver.raise_capacity(np.array([0]), np.array([], dtype=int), fraction=0.375)
+    assert alone.method == DUAL_METHOD
+    assert alone.value == pytest.approx(1.5 * 90)
+    both = resolver.raise_capacity(np.array([0, 1]), np.array([], dtype=int), fraction=0.375)
+    assert both.method == RESOLVE_METHOD
+    assert both.value == pytest.approx(180)
+    # Smaller steps whose shares of the two ranges sum to less than 1 (0.8 t of 2 t each)
+    # are still the duals' to answer.
+    inside = resolver.raise_capacity(np.array([0, 1]), np.array([], dtype=int), fraction=0.2)
+    assert inside.method == DUAL_METHOD
+    assert inside.value == pytest.approx(2 * 0.8 * 90)
