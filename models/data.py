@@ -51,15 +51,43 @@ DEFAULT_LANE = DEFAULT_END_USE
 STANDARD = "standard"
 OWN_LANE = "(no lane)"
 ANY_MARKET = "*"
+# The column of each table holding the worksheet row its rows came from (a workbook's
+# Supply row 7 gives the supply rows of all its periods and lanes `supply_row` 7). What-if
+# edits of a sheet select typed rows by it (`exposure.tables.SHEET_TABLES`). `licence_row`
+# is also the licence table's key; the others are optional, NaN for data built in code.
+SOURCE_ROWS: dict[str, str] = {
+    "materials": "material_row",
+    "supply": "supply_row",
+    "plants": "plant_row",
+    "recipes": "recipe_row",
+    "demand": "demand_row",
+    "intensity": "intensity_row",
+    "variants": "variant_row",
+    "licences": "licence_row",
+}
 # Optional columns of the long tables and the value a table without them means.
 OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
-    "materials": {"terminal_value": 0.0},
+    "materials": {"terminal_value": 0.0, "material_row": math.nan},
     # `regime` of the row's source or plant (None: uncontrolled) and `licence_row`, the key
     # of the licence its approval comes from (NaN: none; see `AllocationData.licences`).
-    "supply": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
-    "plants": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
-    "demand": {"lane": DEFAULT_LANE},
-    "intensity": {"variant": STANDARD},
+    "supply": {
+        "lane": DEFAULT_LANE,
+        "lead": 0.0,
+        "regime": None,
+        "licence_row": math.nan,
+        "supply_row": math.nan,
+    },
+    "plants": {
+        "lane": DEFAULT_LANE,
+        "lead": 0.0,
+        "regime": None,
+        "licence_row": math.nan,
+        "plant_row": math.nan,
+    },
+    "recipes": {"recipe_row": math.nan},
+    "demand": {"lane": DEFAULT_LANE, "demand_row": math.nan},
+    "intensity": {"variant": STANDARD, "intensity_row": math.nan},
+    "variants": {"variant_row": math.nan},
 }
 
 
@@ -113,7 +141,9 @@ class AllocationData:
         `rate` and `lead`. Empty for data built in code.
 
     Tables without the optional columns mean one lane, no lead, one variant
-    and no terminal value: exactly the model of the first release.
+    and no terminal value: exactly the model of the first release. Each table
+    may carry the worksheet row of its rows (`SOURCE_ROWS`: `supply_row`, ...;
+    NaN when built in code), which Scenarios edits and `--vary` select rows by.
     """
 
     periods: list[str]

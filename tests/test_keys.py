@@ -1,0 +1,56 @@
+"""Keys below the front doors (issue 10): declared worksheet-row columns, the stress
+persistence in the typed tables, one value rule per column for reader and edits, and
+origin tags joined to solution rows by key."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from exposure.tables import SHEET_TABLES, to_model_data
+from exposure.whatif.changes import Change, apply_changes
+from exposure.workbook.validate import load_valid_workbook
+from models.data import OPTIONAL_DEFAULTS, SOURCE_ROWS
+from tests import workbooks
+from tests.test_model_small import one_material
+
+
+# ------------------------------------------------------------ 1. worksheet rows
+def test_every_sheet_tables_row_column_is_declared():
+    for table, row_column, _ in SHEET_TABLES.values():
+        assert SOURCE_ROWS[table] == row_column
+        if table != "licences":  # the licence key is required, the others optional
+            assert math.isnan(OPTIONAL_DEFAULTS[table][row_column])
+
+
+def test_data_built_in_code_has_the_row_columns_blank():
+    data = one_material()
+    for table, row_column in SOURCE_ROWS.items():
+        frame = getattr(data, table)
+        assert row_column in frame, (table, row_column)
+        assert frame[row_column].isna().all()
+
+
+def test_a_change_by_worksheet_row_of_data_built_in_code_selects_nothing():
+    # Undeclared, `supply_row` was missing here and the change raised KeyError.
+    data = one_material()
+    change = Change("supply", "capacity", (("supply_row", (3,)),), "set", 0.0)
+    changed, touched = apply_changes(data, [change])
+    assert touched == set()
+    pd.testing.assert_frame_equal(changed.supply, data.supply)
+
+
+def test_a_workbook_gives_every_row_its_worksheet_row(tmp_path: Path):
+    book = load_valid_workbook(workbooks.write(workbooks.tiny(), tmp_path / "w.xlsx"))
+    data = to_model_data(book)
+    assert data.supply.set_index("source")["supply_row"].to_dict() == {"CNX": 2, "AUS": 3}
+    assert list(data.demand["demand_row"]) == [2, 3]
+    assert list(data.intensity["intensity_row"]) == [2, 3]
+    assert list(data.materials["material_row"]) == [2]
+    change = Change("supply", "capacity", (("supply_row", (3,)),), "set", 4.0)
+    changed, touched = apply_changes(data, [change])
+    assert touched == {("supply", "capacity")}
+    capacity = changed.supply.set_index("source")["capacity"].to_dict()
+    assert capacity == {"CNX": 10.0, "AUS": 4.0}
