@@ -306,8 +306,18 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
         intensity=_floats(intensity, ["kg_per_unit"]),
         variants=_floats(variants, ["extra_cost_per_unit", "max_share"]),
         licences=licence_table,
+        regimes=regime_table(book),
         cells=cells,
     )
+
+
+def regime_table(book: RawWorkbook) -> pd.DataFrame:
+    """The typed regimes table (`models.data.REGIME_COLUMNS`): one row per Regimes row
+    with its stress `persistence` (blank: NaN, 0 once in `AllocationData`) and worksheet
+    row; empty without the sheet."""
+    regimes = book.frame("Regimes").rename(columns={ROW: SOURCE_ROWS["regimes"]})
+    regimes = regimes[["regime", "persistence", SOURCE_ROWS["regimes"]]]
+    return _floats(regimes, ["persistence"])
 
 
 def _cells(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> pd.Series:

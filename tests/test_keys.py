@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from exposure.scenarios import Engine, run_stress
 from exposure.tables import SHEET_TABLES, to_model_data
 from exposure.whatif.changes import Change, apply_changes
 from exposure.workbook.validate import load_valid_workbook
 from models.data import OPTIONAL_DEFAULTS, SOURCE_ROWS
 from tests import workbooks
 from tests.test_model_small import one_material
+from tests.test_scenarios import persistence_book
 
 
 # ------------------------------------------------------------ 1. worksheet rows
@@ -54,3 +56,32 @@ def test_a_workbook_gives_every_row_its_worksheet_row(tmp_path: Path):
     assert touched == {("supply", "capacity")}
     capacity = changed.supply.set_index("source")["capacity"].to_dict()
     assert capacity == {"CNX": 10.0, "AUS": 4.0}
+
+
+# ------------------------------------------------------------ 2. stress persistence
+def test_persistence_is_a_column_of_the_typed_tables(tmp_path: Path):
+    book = load_valid_workbook(persistence_book(tmp_path, 0.6))
+    data = to_model_data(book)
+    assert list(data.regimes["regime"]) == ["CN"]
+    assert list(data.regimes["persistence"]) == [0.6]
+    assert list(data.regimes["regime_row"]) == [2]
+    assert data.persistence == {"CN": 0.6}
+    # Blank is 0 (independent periods), and data built in code has no regimes.
+    blank = to_model_data(load_valid_workbook(persistence_book(tmp_path, None)))
+    assert list(blank.regimes["persistence"]) == [0.0]
+    assert blank.persistence == {}
+    assert one_material().persistence == {}
+
+
+def test_stress_reads_persistence_from_the_tables_it_solves(tmp_path: Path):
+    # The workbook says 0 (independent periods); the engine's tables say 1. Stress must
+    # follow the tables: every quarter then keeps the first quarter's draw.
+    path = persistence_book(tmp_path, 0.0)
+    book = load_valid_workbook(path)
+    engine = Engine(book, "priority")
+    engine.base.regimes = engine.base.regimes.assign(persistence=1.0)
+    result = run_stress(book, path, draws=6, seed=3, jobs=1, engine=engine)
+    assert result.persistence == {"CN": 1.0}
+    rates = result.draws[[f"CN DY q{i}" for i in (1, 2, 3, 4)]].to_numpy()
+    assert (rates == rates[:, :1]).all()
+    assert not (rates[:, 0] == rates[0, 0]).all()
