@@ -4,17 +4,22 @@ origin tags joined to solution rows by key."""
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from exposure.origins import pool_mixes
 from exposure.scenarios import Engine, run_stress
 from exposure.tables import SHEET_TABLES, to_model_data
 from exposure.whatif.changes import Change, apply_changes
 from exposure.workbook.validate import load_valid_workbook
-from models.data import OPTIONAL_DEFAULTS, SOURCE_ROWS
+from models import SolveStatus, build_model
+from models.data import DEFAULT_LANE, OPTIONAL_DEFAULTS, SOURCE_ROWS, AllocationData
 from tests import workbooks
+from tests.test_model_paths import magnet_chain
 from tests.test_model_small import one_material
 from tests.test_scenarios import persistence_book
 
@@ -85,3 +90,55 @@ def test_stress_reads_persistence_from_the_tables_it_solves(tmp_path: Path):
     rates = result.draws[[f"CN DY q{i}" for i in (1, 2, 3, 4)]].to_numpy()
     assert (rates == rates[:, :1]).all()
     assert not (rates[:, 0] == rates[0, 0]).all()
+
+
+# ------------------------------------------------------------ 4. origin tags by key
+def chain_with_countries() -> AllocationData:
+    data = magnet_chain()
+    data.supply["country"] = ["AU", "CN"]  # A: NdPr, B: Dy
+    data.plants["country"] = ["JP"]
+    return data
+
+
+def test_origin_tags_follow_the_solution_rows_by_key_not_by_position():
+    data = chain_with_countries()
+    solution = build_model(data).solve()
+    assert solution.status is SolveStatus.OPTIMAL
+    mixes = pool_mixes(solution, data)
+    assert mixes["MAG", "t1", DEFAULT_LANE] == pytest.approx(
+        {("MAG", "JP"): 1.0, ("NDPR", "AU"): 0.5, ("DY", "CN"): 0.01}
+    )
+    # The same solution with its supply rows in another order: paired by position, the
+    # NdPr row would take CN and the Dy row AU.
+    reordered = copy.copy(solution)
+    reordered.supply = solution.supply.iloc[::-1].reset_index(drop=True)
+    assert pool_mixes(reordered, data) == mixes
+    tags = pd.Series(["AU", "CN"], index=data.supply.index)
+    assert pool_mixes(reordered, data, supply_origins=tags) == mixes
+    # Tags given in another order of the same index are read by index, too.
+    assert pool_mixes(solution, data, supply_origins=tags.iloc[::-1]) == mixes
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        pd.Series(["AU", "CN"], index=[1, 2]),  # shifted: one row untagged
+        pd.Series(["AU"]),  # too short
+        pd.Series(["AU", "CN", "US"]),  # too long
+        pd.Series(["AU", "CN"], index=[0, 0]),  # one row tagged twice
+        ["AU", "CN"],  # by position
+    ],
+)
+def test_a_misaligned_origin_tag_raises(tags):
+    data = chain_with_countries()
+    solution = build_model(data).solve()
+    with pytest.raises(ValueError, match="origin tags"):
+        pool_mixes(solution, data, supply_origins=tags)
+
+
+def test_a_solution_row_without_an_input_row_raises():
+    data = chain_with_countries()
+    solution = copy.copy(build_model(data).solve())
+    solution.plants = solution.plants.assign(plant="Q")
+    with pytest.raises(ValueError, match="without an input row"):
+        pool_mixes(solution, data)
