@@ -1,5 +1,5 @@
 """Keys below the front doors (issue 10): declared worksheet-row columns, the stress
-persistence in the typed tables, one value rule per column for reader and edits, and
+persistence in the typed tables, one value rule per column for the reader and edits, and
 origin tags joined to solution rows by key."""
 
 from __future__ import annotations
@@ -8,14 +8,25 @@ import copy
 import math
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
+from exposure.issues import CATALOGUE, IssueLog
 from exposure.origins import pool_mixes
 from exposure.scenarios import Engine, run_stress
 from exposure.tables import SHEET_TABLES, to_model_data
 from exposure.whatif.changes import Change, apply_changes
-from exposure.workbook.validate import load_valid_workbook
+from exposure.workbook import reader
+from exposure.workbook.schema import (
+    EDIT_REASONS,
+    VALUE_RANGES,
+    Column,
+    ColumnKind,
+    value_issue,
+    value_problem,
+)
+from exposure.workbook.validate import check_workbook, load_valid_workbook
 from models import SolveStatus, build_model
 from models.data import DEFAULT_LANE, OPTIONAL_DEFAULTS, SOURCE_ROWS, AllocationData
 from tests import workbooks
@@ -142,3 +153,52 @@ def test_a_solution_row_without_an_input_row_raises():
     solution.plants = solution.plants.assign(plant="Q")
     with pytest.raises(ValueError, match="without an input row"):
         pool_mixes(solution, data)
+
+
+# ------------------------------------------------------- 3. one value rule per column
+@pytest.mark.parametrize(
+    ("place", "column", "kind", "value"),
+    [
+        ("Licences!D2", "approval_rate", "rate", 25),
+        ("Licences!D2", "approval_rate", "rate", -0.1),
+        ("Supply!D3", "capacity", "quantity", -5),
+        ("Demand!E2", "value_per_unit", "money", -1000),
+        ("Sectors!D2", "weight", "weight", 0),
+        ("Supply!D3", "capacity", "quantity", 1e16),
+    ],
+)
+def test_a_reader_range_error_is_the_schema_rule(
+    tmp_path: Path, place: str, column: str, kind: ColumnKind, value: float
+):
+    path = workbooks.write(workbooks.tiny(), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet, cell = place.split("!")
+    book[sheet][cell] = value
+    book.save(path)
+    (issue,) = check_workbook(path).log.errors
+    rule = value_issue(column, kind, float(value), plausible=True)
+    assert rule is not None
+    assert (issue.place, issue.code, issue.message) == (place, rule.code, rule.message)
+    assert issue.hint == (rule.hint or CATALOGUE[rule.code].hint)
+    if rule.code != "huge-number":  # the magnitude limit is the reader's alone
+        assert value_problem(kind, float(value)) == EDIT_REASONS[rule.code]
+
+
+VALUES = [-1e15, -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 1.0 + 1e-9, 25.0, 1e15, math.inf, math.nan]
+
+
+@pytest.mark.parametrize("kind", list(VALUE_RANGES))
+def test_reader_and_edits_accept_the_same_values(kind: ColumnKind):
+    column = Column("x", kind, "")
+    fast = reader._FAST_PARSERS[kind]
+    for value in VALUES:
+        log = IssueLog()
+        read = reader.parse_cell(value, column, log, {})
+        accepted = value_problem(kind, value) is None
+        assert (read is not None) == accepted, (kind, value, log.issues)
+        if not accepted:
+            (issue,) = log.issues
+            assert EDIT_REASONS[issue.code] == value_problem(kind, value)
+        # The fast paths take only values the rule accepts, and all the plain ones.
+        assert (fast(value) is not reader._SLOW) == accepted, (kind, value)
+        assert (reader._parse_whole_column([value], column) is not None) == accepted
