@@ -16,7 +16,7 @@ import pandas as pd
 
 from exposure import metrics
 from models.allocation import Solution
-from models.data import DEFAULT_LANE, STANDARD, AllocationData
+from models.data import DEFAULT_LANE, ROW_KEYS, STANDARD, AllocationData, join_inputs
 
 INITIAL_STOCK = "initial stock"
 Mix = dict[tuple[str, str], float]  # (material, country) -> t per t of the pool
@@ -46,14 +46,42 @@ def _material_order(data: AllocationData) -> list[str]:
     return order
 
 
-def _countries(frame: pd.DataFrame, id_column: str) -> list[str]:
-    """Country of each row; tables without countries fall back to the source or plant id."""
+def _countries(frame: pd.DataFrame, id_column: str) -> pd.Series:
+    """Country of each row (indexed like `frame`); tables without countries fall back to the
+    source or plant id."""
     if "country" not in frame:
-        return list(frame[id_column].tolist())
-    return [
-        c if isinstance(c, str) else i
-        for c, i in zip(frame["country"].tolist(), frame[id_column].tolist(), strict=True)
-    ]
+        return pd.Series(frame[id_column].tolist(), index=frame.index, dtype=object)
+    return pd.Series(
+        [
+            c if isinstance(c, str) else i
+            for c, i in zip(frame["country"].tolist(), frame[id_column].tolist(), strict=True)
+        ],
+        index=frame.index,
+        dtype=object,
+    )
+
+
+def tags_of_rows(
+    rows: pd.DataFrame, data: AllocationData, table: str, tags: pd.Series
+) -> list[str]:
+    """The tag of each of `rows` (solution rows of `table`), joined from its input row by key.
+
+    `tags` holds one tag per row of the input table `table` (`supply` or `plants`), indexed
+    like it. A tag series indexed otherwise, or a solution row without exactly one input row
+    (`models.data.ROW_KEYS`), raises ValueError: tags never pair with rows by position.
+    """
+    inputs: pd.DataFrame = getattr(data, table)
+    if not isinstance(tags, pd.Series):
+        raise ValueError(f"{table} origin tags must be a Series indexed like the {table} rows")
+    if (
+        len(tags) != len(inputs)
+        or not tags.index.is_unique
+        or not tags.index.isin(inputs.index).all()
+    ):
+        raise ValueError(f"{table} origin tags are not indexed like the {table} rows")
+    keys = ROW_KEYS[table]
+    keyed = inputs[list(keys)].assign(origin=tags.reindex(inputs.index))
+    return join_inputs(rows[list(keys)], keyed, keys, ["origin"])["origin"].tolist()
 
 
 def _arrivals(period: str, lead: float, periods: list[str]) -> list[tuple[str, float]]:
@@ -93,14 +121,16 @@ def product_use(solution: Solution, data: AllocationData) -> pd.DataFrame:
 def pool_mixes(
     solution: Solution,
     data: AllocationData,
-    supply_origins: list[str] | None = None,
-    plant_origins: list[str] | None = None,
+    supply_origins: pd.Series | None = None,
+    plant_origins: pd.Series | None = None,
 ) -> dict[tuple[str, str, str], Mix]:
     """For each pool (material, period, lane): t of (material, origin) per t of the pool.
 
     Exact between lanes: material never changes lane. The origin of a supply or plant
     row is its country unless `supply_origins` and `plant_origins` give another tag per
-    row (e.g. the regime that licensed it). Dispatches count where they arrive (leads).
+    row (e.g. the regime that licensed it): Series indexed like `data.supply` and
+    `data.plants`, joined to the solution's rows by key (`tags_of_rows`). Dispatches
+    count where they arrive (leads).
     """
     order = _material_order(data)
     periods = list(data.periods)
@@ -116,7 +146,7 @@ def pool_mixes(
         supply["lane"].tolist(),
         supply["lead"].tolist(),
         supply["buy"].tolist(),
-        supply_origins,
+        tags_of_rows(supply, data, "supply", supply_origins),
         strict=True,
     ):
         if tonnes > 0:
@@ -131,7 +161,7 @@ def pool_mixes(
         plants["lane"].tolist(),
         plants["lead"].tolist(),
         plants["make"].tolist(),
-        plant_origins,
+        tags_of_rows(plants, data, "plants", plant_origins),
         strict=True,
     ):
         if tonnes > 0:
@@ -208,14 +238,19 @@ def _with_mix(
 UNLICENSED = "unlicensed"
 
 
-def _licence_tags(frame: pd.DataFrame) -> list[str]:
-    """The regime whose Licences row a supply or plant row ships under, else UNLICENSED."""
-    if frame.empty:
-        return []
-    return [
-        str(regime) if isinstance(regime, str) and not pd.isna(row) else UNLICENSED
-        for regime, row in zip(frame["regime"].tolist(), frame["licence_row"].tolist(), strict=True)
-    ]
+def _licence_tags(frame: pd.DataFrame) -> pd.Series:
+    """The regime whose Licences row a supply or plant row ships under, else UNLICENSED
+    (indexed like `frame`)."""
+    return pd.Series(
+        [
+            str(regime) if isinstance(regime, str) and not pd.isna(row) else UNLICENSED
+            for regime, row in zip(
+                frame["regime"].tolist(), frame["licence_row"].tolist(), strict=True
+            )
+        ],
+        index=frame.index,
+        dtype=object,
+    )
 
 
 def direct_dependency(solution: Solution, data: AllocationData) -> pd.DataFrame:

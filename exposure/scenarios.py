@@ -26,7 +26,7 @@ import pandas as pd
 from exposure import metrics
 from exposure.errors import InputError
 from exposure.issues import Issue
-from exposure.tables import to_model_data
+from exposure.tables import regime_table, to_model_data
 from exposure.whatif.changes import (
     Change,
     Changes,
@@ -55,7 +55,7 @@ from models.allocation import (
     ObjectiveMode,
     QuickSolution,
 )
-from models.data import AllocationData
+from models.data import AllocationData, persistence_of
 
 Progress = Callable[[int], None]
 
@@ -467,17 +467,9 @@ def _or_default(value: Any, default: float) -> float:
 
 
 def regime_persistence(book: RawWorkbook) -> dict[str, float]:
-    """`persistence` of each regime (blank: 0, independent periods)."""
-    if "Regimes" not in book.tables:
-        return {}
-    regimes = book.frame("Regimes")
-    if regimes.empty or "persistence" not in regimes:
-        return {}
-    return {
-        str(r): float(p)
-        for r, p in zip(regimes["regime"], regimes["persistence"], strict=True)
-        if p is not None and not pd.isna(p) and float(p) > 0
-    }
+    """`persistence` of each regime of `book`'s typed regimes table (blank: 0, independent
+    periods). Stress itself reads `AllocationData.persistence` of the tables it solves."""
+    return persistence_of(regime_table(book))
 
 
 def stress_uniforms(
@@ -579,7 +571,7 @@ def run_stress(
     """Monte Carlo over approval rates; per sector the distribution of outcomes."""
     engine = engine or Engine(book, objective, time_limit)
     index = SectorIndex.of(engine.base)
-    persistence = regime_persistence(book)
+    persistence = engine.base.persistence
     rates, rate_table = stress_rates(engine.base, draws, seed, persistence)
     tasks: list[Task] = [licence_rate_changes(r) for r in rates]
     built, interrupted = solve_many(engine, tasks, jobs, progress, scheduler)

@@ -3,7 +3,8 @@
 Blank periods are expanded to every period, period rows override them
 (design section 3), approval rates are joined from the licence regime of each
 source or plant, and defaults are applied. Each row keeps the worksheet row it
-came from (`*_row` columns) so that results can point back at input cells.
+came from (the `*_row` columns declared in `models.data.SOURCE_ROWS`) so that
+edits of a sheet reach its typed rows and results can point back at input cells.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from models.data import (
     DEFAULT_END_USE,
     DEFAULT_LANE,
     OWN_LANE,
+    SOURCE_ROWS,
     STANDARD,
     AllocationData,
     lane_name,
@@ -32,16 +34,16 @@ from models.data import LICENCE_COLUMNS as LICENCE_TABLE_COLUMNS
 # of the sheet becomes a change of the typed table (`exposure.whatif.changes`). Sectors reach
 # the demand rows by sector; a sheet not listed is edited on the workbook and read again.
 SHEET_TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
-    "Materials": ("materials", "material_row", {}),
-    "Supply": ("supply", "supply_row", {}),
-    "Plants": ("plants", "plant_row", {}),
-    "Recipes": ("recipes", "recipe_row", {}),
-    "Demand": ("demand", "demand_row", {}),
-    "Intensity": ("intensity", "intensity_row", {}),
-    "Variants": ("variants", "variant_row", {}),
+    "Materials": ("materials", SOURCE_ROWS["materials"], {}),
+    "Supply": ("supply", SOURCE_ROWS["supply"], {}),
+    "Plants": ("plants", SOURCE_ROWS["plants"], {}),
+    "Recipes": ("recipes", SOURCE_ROWS["recipes"], {}),
+    "Demand": ("demand", SOURCE_ROWS["demand"], {}),
+    "Intensity": ("intensity", SOURCE_ROWS["intensity"], {}),
+    "Variants": ("variants", SOURCE_ROWS["variants"], {}),
     "Licences": (
         "licences",
-        "licence_row",
+        SOURCE_ROWS["licences"],
         {
             "approval_rate": "rate",
             "approval_low": "low",
@@ -240,23 +242,25 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
     periods = periods_of(book)
     order = {p: i for i, p in enumerate(periods)}
 
-    materials = book.frame("Materials").rename(columns={ROW: "material_row"})
+    materials = book.frame("Materials").rename(columns={ROW: SOURCE_ROWS["materials"]})
 
     sectors = book.frame("Sectors")[["sector", "min_service", "weight", "end_use"]]
     sectors = sectors.assign(end_use=sectors["end_use"].fillna(DEFAULT_END_USE))
     demand = book.frame("Demand")
     demand = demand.assign(market=demand["market"].fillna(ANY_MARKET))
     demand = expand_periods(demand, ["sector", "product", "market"], periods)
-    demand = demand.rename(columns={ROW: "demand_row"}).merge(sectors, on="sector", how="left")
+    demand = demand.rename(columns={ROW: SOURCE_ROWS["demand"]}).merge(
+        sectors, on="sector", how="left"
+    )
     demand["lane"] = [
         lane_name(u, d) for u, d in zip(demand["end_use"], demand["market"], strict=True)
     ]
 
-    intensity = book.frame("Intensity").rename(columns={ROW: "intensity_row"})
+    intensity = book.frame("Intensity").rename(columns={ROW: SOURCE_ROWS["intensity"]})
     intensity["variant"] = intensity["variant"].fillna(STANDARD)
-    variants = book.frame("Variants").rename(columns={ROW: "variant_row"})
-    recipes = book.frame("Recipes").rename(columns={ROW: "recipe_row"})
-    plant_frame = book.frame("Plants").rename(columns={ROW: "plant_row"})
+    variants = book.frame("Variants").rename(columns={ROW: SOURCE_ROWS["variants"]})
+    recipes = book.frame("Recipes").rename(columns={ROW: SOURCE_ROWS["recipes"]})
+    plant_frame = book.frame("Plants").rename(columns={ROW: SOURCE_ROWS["plants"]})
 
     pools = pool_lanes(list(materials["material"]), demand, intensity, plant_frame, recipes)
     keys = lane_keys(demand)
@@ -265,7 +269,9 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
 
     sources = book.frame("Sources")[["source", "country", "regime"]]
     supply = expand_periods(book.frame("Supply"), ["source", "material"], periods)
-    supply = supply.rename(columns={ROW: "supply_row"}).merge(sources, on="source", how="left")
+    supply = supply.rename(columns={ROW: SOURCE_ROWS["supply"]}).merge(
+        sources, on="source", how="left"
+    )
     supply = _per_lane(supply, "material", pools, keys, licences, restrictions, order)
     plants = plant_frame.merge(pd.DataFrame({"period": periods}), how="cross")
     plants = _per_lane(plants, "output", pools, keys, licences, restrictions, order)
@@ -277,12 +283,12 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
             "lead": _cells(book, "Licences", "lead_periods", licence_table["licence_row"]),
         }
     }
-    for name, table, sheet, row in (
-        ("supply", supply, "Supply", "supply_row"),
-        ("plants", plants, "Plants", "plant_row"),
+    for name, table, sheet in (
+        ("supply", supply, "Supply"),
+        ("plants", plants, "Plants"),
     ):
         cells[name] = {
-            "capacity": _cells(book, sheet, "capacity", table[row]),
+            "capacity": _cells(book, sheet, "capacity", table[SOURCE_ROWS[name]]),
             "restriction": _cells(book, "Restrictions", "origin", table["restriction_row"]),
         }
     supply = supply.drop(columns="restriction_row")
@@ -300,8 +306,18 @@ def to_model_data(book: RawWorkbook) -> AllocationData:
         intensity=_floats(intensity, ["kg_per_unit"]),
         variants=_floats(variants, ["extra_cost_per_unit", "max_share"]),
         licences=licence_table,
+        regimes=regime_table(book),
         cells=cells,
     )
+
+
+def regime_table(book: RawWorkbook) -> pd.DataFrame:
+    """The typed regimes table (`models.data.REGIME_COLUMNS`): one row per Regimes row
+    with its stress `persistence` (blank: NaN, 0 once in `AllocationData`) and worksheet
+    row; empty without the sheet."""
+    regimes = book.frame("Regimes").rename(columns={ROW: SOURCE_ROWS["regimes"]})
+    regimes = regimes[["regime", "persistence", SOURCE_ROWS["regimes"]]]
+    return _floats(regimes, ["persistence"])
 
 
 def _cells(book: RawWorkbook, sheet: str, column: str, rows: pd.Series) -> pd.Series:

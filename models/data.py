@@ -43,6 +43,9 @@ LICENCE_COLUMNS = [
     "high",
     "lead",
 ]
+# One row per regime: `persistence` [0-1], the chance that a stress draw keeps a
+# period's approval quantile for the next period of the same regime (0: independent).
+REGIME_COLUMNS = ["regime"]
 
 # The lane of a workbook without end_use and market columns (design 3a), and the
 # variant of a product without variant rows (design 3b).
@@ -51,15 +54,45 @@ DEFAULT_LANE = DEFAULT_END_USE
 STANDARD = "standard"
 OWN_LANE = "(no lane)"
 ANY_MARKET = "*"
+# The column of each table holding the worksheet row its rows came from (a workbook's
+# Supply row 7 gives the supply rows of all its periods and lanes `supply_row` 7). What-if
+# edits of a sheet select typed rows by it (`exposure.tables.SHEET_TABLES`). `licence_row`
+# is also the licence table's key; the others are optional, NaN for data built in code.
+SOURCE_ROWS: dict[str, str] = {
+    "materials": "material_row",
+    "supply": "supply_row",
+    "plants": "plant_row",
+    "recipes": "recipe_row",
+    "demand": "demand_row",
+    "intensity": "intensity_row",
+    "variants": "variant_row",
+    "regimes": "regime_row",
+    "licences": "licence_row",
+}
 # Optional columns of the long tables and the value a table without them means.
 OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
-    "materials": {"terminal_value": 0.0},
+    "materials": {"terminal_value": 0.0, "material_row": math.nan},
     # `regime` of the row's source or plant (None: uncontrolled) and `licence_row`, the key
     # of the licence its approval comes from (NaN: none; see `AllocationData.licences`).
-    "supply": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
-    "plants": {"lane": DEFAULT_LANE, "lead": 0.0, "regime": None, "licence_row": math.nan},
-    "demand": {"lane": DEFAULT_LANE},
-    "intensity": {"variant": STANDARD},
+    "supply": {
+        "lane": DEFAULT_LANE,
+        "lead": 0.0,
+        "regime": None,
+        "licence_row": math.nan,
+        "supply_row": math.nan,
+    },
+    "plants": {
+        "lane": DEFAULT_LANE,
+        "lead": 0.0,
+        "regime": None,
+        "licence_row": math.nan,
+        "plant_row": math.nan,
+    },
+    "recipes": {"recipe_row": math.nan},
+    "demand": {"lane": DEFAULT_LANE, "demand_row": math.nan},
+    "intensity": {"variant": STANDARD, "intensity_row": math.nan},
+    "variants": {"variant_row": math.nan},
+    "regimes": {"persistence": 0.0, "regime_row": math.nan},
 }
 
 
@@ -106,6 +139,11 @@ class AllocationData:
         its stress range `low`..`high` and its `lead`. The model reads `approval`
         and `lead` of the supply and plant rows; this table says where they came
         from, so that a change of a rate reaches every row it feeds.
+    regimes
+        One row per licence regime (`REGIME_COLUMNS`): optional `persistence`
+        [0-1], the chance that a stress draw keeps a period's approval quantile
+        for the regime's next period (0: independent periods; `persistence`).
+        Not read by the LP.
     cells
         Input cells beside the tables: table -> column -> `Sheet!A1` per row
         (a Series on the table's index, None where there is no cell). From a
@@ -113,7 +151,9 @@ class AllocationData:
         `rate` and `lead`. Empty for data built in code.
 
     Tables without the optional columns mean one lane, no lead, one variant
-    and no terminal value: exactly the model of the first release.
+    and no terminal value: exactly the model of the first release. Each table
+    may carry the worksheet row of its rows (`SOURCE_ROWS`: `supply_row`, ...;
+    NaN when built in code), which Scenarios edits and `--vary` select rows by.
     """
 
     periods: list[str]
@@ -125,6 +165,7 @@ class AllocationData:
     recipes: pd.DataFrame = field(default_factory=lambda: _empty(RECIPE_COLUMNS))
     variants: pd.DataFrame = field(default_factory=lambda: _empty(VARIANT_COLUMNS))
     licences: pd.DataFrame = field(default_factory=lambda: _empty(LICENCE_COLUMNS))
+    regimes: pd.DataFrame = field(default_factory=lambda: _empty(REGIME_COLUMNS))
     cells: dict[str, dict[str, pd.Series]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -144,6 +185,7 @@ class AllocationData:
             ("intensity", INTENSITY_COLUMNS),
             ("variants", VARIANT_COLUMNS),
             ("licences", LICENCE_COLUMNS),
+            ("regimes", REGIME_COLUMNS),
         ):
             frame = getattr(self, name)
             missing = [c for c in columns if c not in frame.columns]
@@ -189,6 +231,11 @@ class AllocationData:
         return frame
 
     @property
+    def persistence(self) -> dict[str, float]:
+        """Regime -> its stress `persistence`, for the regimes where it is above 0."""
+        return persistence_of(self.regimes)
+
+    @property
     def lanes(self) -> list[str]:
         """Lanes l of the products, in order of first appearance (one lane at least)."""
         lanes = list(dict.fromkeys(self.demand["lane"]))
@@ -231,6 +278,16 @@ def join_inputs(
         raise ValueError(f"result rows without an input row of key {keys}")
     merged.index = frame.index
     return merged.drop(columns="_joined")
+
+
+def persistence_of(regimes: pd.DataFrame) -> dict[str, float]:
+    """Regime -> `persistence` of a regimes table, in row order, where it is above 0
+    (blank: 0, independent periods)."""
+    return {
+        str(regime): float(chance)
+        for regime, chance in zip(regimes["regime"], regimes["persistence"], strict=True)
+        if chance is not None and not pd.isna(chance) and float(chance) > 0
+    }
 
 
 def lane_name(end_use: str, market: str) -> str:

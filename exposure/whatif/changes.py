@@ -10,8 +10,9 @@ takes its approval from that licence), and the warm model (`WarmModel`,
 An edit is validated once, by the schema's rules (`exposure.workbook.schema`:
 `edit_sheet`, `edit_column`, `edit_match`, `value_problem`), when a Scenarios
 row is resolved against the workbook's rows; a bad edit names its Scenarios
-cell. An edit of a sheet without a typed table of its own (Regimes) keeps the
-workbook path: the edited workbook is turned into tables again.
+cell. An edit of a sheet without a `SHEET_TABLES` entry (Regimes, whose typed table
+holds only the stress persistence) keeps the workbook path: the edited workbook is
+turned into tables again.
 
 This module serves the front doors and must not import them.
 """

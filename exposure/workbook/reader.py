@@ -34,11 +34,18 @@ from exposure.workbook.safe_open import (
     open_workbook,
     scan_for_calamine,
 )
-from exposure.workbook.schema import KNOWN_EXTRA_SHEETS, SHEETS, Column, SheetSpec
+from exposure.workbook.schema import (
+    KNOWN_EXTRA_SHEETS,
+    LARGEST_NUMBER,
+    SHEETS,
+    VALUE_RANGES,
+    Column,
+    SheetSpec,
+    value_issue,
+)
 
 MAX_COLUMNS = 200
 MAX_ROWS = 1_000_000
-LARGEST_NUMBER = 1e15  # beyond any real tonnage or dollar figure; guards against typos and 1e308
 ROW = "_row"  # column holding the worksheet row a record came from
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -483,14 +490,15 @@ def _fast_text(value: Any) -> Any:
 # The common, valid value of each kind, parsed without `parse_cell`'s many branches:
 # the same result, but a few hundred thousand cells a second faster. Anything else
 # (blank, error, text in a number column, out of range ...) goes to `parse_cell`.
+# Number kinds: the schema's range (`VALUE_RANGES`) within the limit on magnitude.
+_NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
+    kind: (max(low, -LARGEST_NUMBER), min(high, LARGEST_NUMBER), low_refused)
+    for kind, (low, high, low_refused) in VALUE_RANGES.items()
+}
 _FAST_PARSERS: dict[str, Callable[[Any], Any]] = {
     "id": _fast_id,
     "text": _fast_text,
-    "quantity": _fast_number(0.0, LARGEST_NUMBER),
-    "money": _fast_number(0.0, LARGEST_NUMBER),
-    "rate": _fast_number(0.0, 1.0),
-    "weight": _fast_number(0.0, LARGEST_NUMBER, low_open=True),
-    "number": _fast_number(-LARGEST_NUMBER, LARGEST_NUMBER),
+    **{kind: _fast_number(*bounds) for kind, bounds in _NUMBER_RANGES.items()},
 }
 
 
@@ -539,15 +547,6 @@ def _parse_column(
     return parsed
 
 
-_NUMBER_RANGES: dict[str, tuple[float, float]] = {
-    "quantity": (0.0, LARGEST_NUMBER),
-    "money": (0.0, LARGEST_NUMBER),
-    "rate": (0.0, 1.0),
-    "weight": (0.0, LARGEST_NUMBER),  # and above 0, see below
-    "number": (-LARGEST_NUMBER, LARGEST_NUMBER),
-}
-
-
 def _parse_whole_column(values: list[Any], column: Column) -> list[Any] | None:
     """The parsed column when every value is the common, valid case; else None.
 
@@ -556,11 +555,9 @@ def _parse_whole_column(values: list[Any], column: Column) -> list[Any] | None:
     """
     kinds = set(map(type, values))
     if column.kind in _NUMBER_RANGES and kinds <= {float, int} and kinds:
-        low, high = _NUMBER_RANGES[column.kind]
+        low, high, low_refused = _NUMBER_RANGES[column.kind]
         numbers = np.asarray(values, dtype=float)
-        valid = (numbers >= low) & (numbers <= high)
-        if column.kind == "weight":
-            valid &= numbers > 0
+        valid = ((numbers > low) if low_refused else (numbers >= low)) & (numbers <= high)
         return numbers.tolist() if valid.all() else None
     if column.kind in ("id", "text") and kinds == {str}:
         joined = "".join(values)
@@ -829,48 +826,10 @@ def _parse_number(value: Any, column: Column, log: IssueLog, where: dict[str, An
         )
         value = number
     number = float(value)
-    if not math.isfinite(number):
-        log.add_error("not-finite", f"{value} is not a finite number", value=value, **where)
-        return None
-    if abs(number) > LARGEST_NUMBER:
-        log.add_error(
-            "huge-number",
-            f"{number:g} is implausibly large (limit {LARGEST_NUMBER:g})",
-            value=value,
-            **where,
-            hint="check the unit: tonnes and USD are expected",
-        )
-        return None
-    if column.kind == "rate" and not 0 <= number <= 1:
-        hint = (
-            f"write {number:g}% or {number / 100:g}, not {number:g}"
-            if 1 < number <= 100
-            else "a rate is between 0 and 1"
-        )
-        log.add_error(
-            "rate-out-of-range",
-            f"{column.name} {number:g} is outside [0, 1]",
-            value=value,
-            **where,
-            hint=hint,
-        )
-        return None
-    if column.kind in ("quantity", "money") and number < 0:
-        log.add_error(
-            "negative",
-            f"{column.name} {number:g} is negative",
-            value=value,
-            **where,
-            hint="quantities and costs are zero or more",
-        )
-        return None
-    if column.kind == "weight" and number <= 0:
-        log.add_error(
-            "not-positive",
-            f"{column.name} {number:g} must be greater than 0",
-            value=value,
-            **where,
-        )
+    # The schema's rule of the column, as edits apply it, plus the limit on magnitude.
+    problem = value_issue(column.name, column.kind, number, plausible=True)
+    if problem is not None:
+        log.add_error(problem.code, problem.message, value=value, hint=problem.hint, **where)
         return None
     return number
 

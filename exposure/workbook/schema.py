@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from exposure.issues import Issue
+
 ColumnKind = Literal[
     "id", "text", "quantity", "money", "rate", "weight", "number", "date", "choice"
 ]
@@ -406,14 +408,72 @@ def split_match(text: str | None) -> list[tuple[str, str]]:
     return conditions
 
 
-def value_problem(kind: ColumnKind, value: float) -> str | None:
-    """Why an edit may not leave `value` in a column of `kind`, or None when it may."""
+# ------------------------------------------------------------------ value rules
+# One rule per number column, by its kind: what a cell may hold. The reader applies it to
+# every number it reads (`value_issue`, with the plausibility limit), every edit to the value
+# it would leave (`value_problem`: Scenarios rows, `--vary`, the change engine), so that an
+# input the reader refuses is never made by an edit either, and the other way round.
+LARGEST_NUMBER = 1e15  # beyond any real tonnage or dollar figure; guards against typos and 1e308
+
+# Kind -> (lowest, highest, whether the lowest itself is refused).
+VALUE_RANGES: dict[str, tuple[float, float, bool]] = {
+    "quantity": (0.0, math.inf, False),
+    "money": (0.0, math.inf, False),
+    "rate": (0.0, 1.0, False),
+    "weight": (0.0, math.inf, True),
+    "number": (-math.inf, math.inf, False),
+}
+
+
+def in_range(kind: ColumnKind, value: float) -> bool:
+    """Whether `value` lies in the range of number columns of `kind` (`VALUE_RANGES`)."""
+    low, high, low_refused = VALUE_RANGES[kind]
+    return (low < value if low_refused else low <= value) and value <= high
+
+
+def value_issue(name: str, kind: ColumnKind, value: float, plausible: bool = False) -> Issue | None:
+    """Why `value` may not stand in number column `name` of `kind`, or None when it may.
+
+    The problem comes as an `Issue` without a place: its code, message and hint (blank:
+    the catalogue's). `plausible` adds the reader's limit on magnitude (`LARGEST_NUMBER`),
+    which edits do not apply.
+    """
     if not math.isfinite(value):
-        return "not a finite number"
-    if kind == "rate" and not 0 <= value <= 1:
-        return "a rate must stay within [0, 1]"
-    if kind in ("quantity", "money") and value < 0:
-        return "it must not be negative"
-    if kind == "weight" and value <= 0:
-        return "it must be greater than 0"
-    return None
+        return Issue("not-finite", f"{value} is not a finite number")
+    if plausible and abs(value) > LARGEST_NUMBER:
+        return Issue(
+            "huge-number",
+            f"{value:g} is implausibly large (limit {LARGEST_NUMBER:g})",
+            hint="check the unit: tonnes and USD are expected",
+        )
+    if in_range(kind, value):
+        return None
+    if kind == "rate":
+        hint = (
+            f"write {value:g}% or {value / 100:g}, not {value:g}"
+            if 1 < value <= 100
+            else "a rate is between 0 and 1"
+        )
+        return Issue("rate-out-of-range", f"{name} {value:g} is outside [0, 1]", hint=hint)
+    if kind == "weight":
+        return Issue("not-positive", f"{name} {value:g} must be greater than 0")
+    return Issue(
+        "negative", f"{name} {value:g} is negative", hint="quantities and costs are zero or more"
+    )
+
+
+# The words an edit's problem uses for each broken rule ("... makes Licences approval_rate
+# 1.5 at row 3: a rate must stay within [0, 1]").
+EDIT_REASONS = {
+    "not-finite": "not a finite number",
+    "rate-out-of-range": "a rate must stay within [0, 1]",
+    "negative": "it must not be negative",
+    "not-positive": "it must be greater than 0",
+}
+
+
+def value_problem(kind: ColumnKind, value: float) -> str | None:
+    """Why an edit may not leave `value` in a column of `kind`, or None when it may (the
+    rule of `value_issue`, in an edit's words)."""
+    problem = value_issue("value", kind, value)
+    return None if problem is None else EDIT_REASONS[problem.code]
