@@ -68,7 +68,7 @@ from exposure import analytics
 from exposure.analytics import Exposure, compute_exposure
 from exposure.origins import origin_table
 from exposure.results import result_sheets, write_results
-from exposure.scenarios import LicenceMap
+from exposure.scenarios import LimitMap
 from exposure.sensitivity import relief_table
 from exposure.why_short import why_short_table
 from models.allocation import (
@@ -508,7 +508,7 @@ def sweep(
     data: AllocationData, n_scenarios: int, budget: float, naive_count: int
 ) -> dict[str, Any]:
     licence = licence_of(data, SWEEP_REGIME, SWEEP_MATERIAL)
-    licences = LicenceMap.of(data)
+    licences = LimitMap.of(data)
     rng = np.random.default_rng(SEED)
     values = rng.permutation(np.linspace(0.0, 1.0, n_scenarios))
     limits = [licences.limits_for_rows({licence}, float(v)) for v in values]

@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import REGIMES, synthetic
-from exposure.scenarios import LicenceMap
+from exposure.scenarios import LimitMap
 from exposure.whatif import executors
 from exposure.whatif.executors import (
     DaskExecutor,
@@ -67,7 +67,7 @@ def load() -> str:
 
 def stress_tasks(data: Any, draws: int, seed: int) -> list[Task]:
     """Licensed capacities of `draws` seeded draws: a triangular rate per (Licences row, period)."""
-    licences = LicenceMap.of(data)
+    licences = LimitMap.of(data)
     keys = sorted({k for k in licences.supply_key + licences.plant_key if k})
     approval = {}
     for key, rate in zip(licences.supply_key, licences.supply_approval, strict=True):
@@ -86,7 +86,7 @@ def stress_tasks(data: Any, draws: int, seed: int) -> list[Task]:
 
 def sweep_tasks(data: Any, steps: int) -> list[Task]:
     """One regime's licences (the first one) swept over [0, 1] in `steps` values."""
-    licences = LicenceMap.of(data)
+    licences = LimitMap.of(data)
     regime = next(iter(REGIMES))
     rows = {int(r) for r in data.supply.loc[data.supply["regime"] == regime, "licence_row"]}
     return [licences.limits_for_rows(rows, float(v)) for v in np.linspace(0, 1, steps)]

@@ -16,6 +16,7 @@ import pandas as pd
 from exposure import metrics
 from exposure.origins import concentration_table, direct_dependency, origin_table
 from exposure.sensitivity import (
+    Effect,
     Resolver,
     licence_dependency,
     licence_levers,
@@ -260,20 +261,27 @@ def binding_summary(
         input_cells = relief["input_cell"].to_numpy()
         groups = relief.groupby(["constraint", "item"], sort=False).indices
         # In order of first appearance, as iterating the groupby gives them.
-        for (constraint, item), at in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+        effects: list[Effect | None] = [None] * len(ordered)
+        if resolver is not None:
+            # Every limit relieved in all its binding periods at once, measured together
+            # (spread over workers when that pays).
+            steps = []
+            for (constraint, _), at in ordered:
+                supply_rows = positions[at][kinds[at] == "supply"]
+                plant_rows = positions[at][kinds[at] == "plant"]
+                steps.append(
+                    resolver.approval_step(supply_rows, plant_rows)
+                    if constraint == "licence"
+                    else resolver.capacity_step(supply_rows, plant_rows)
+                )
+            effects = list(resolver.measure_many(steps))
+        for ((constraint, item), at), effect in zip(ordered, effects, strict=True):
             bound_set = set(relief_periods[at].tolist())
             bound = [p for p in periods if p in bound_set]
             when = "in every period" if len(bound) == len(periods) else "in " + ", ".join(bound)
-            supply_rows = positions[at][kinds[at] == "supply"]
-            plant_rows = positions[at][kinds[at] == "plant"]
-            if resolver is None:
-                value, penalty = math.nan, math.nan
-            elif constraint == "licence":
-                change = resolver.raise_approval(supply_rows, plant_rows)
-                value, penalty = change.value, change.penalty_change
-            else:
-                change = resolver.raise_capacity(supply_rows, plant_rows)
-                value, penalty = change.value, change.penalty_change
+            value = math.nan if effect is None else effect.value
+            penalty = math.nan if effect is None else effect.penalty_change
             step = "+1 pp of approval" if constraint == "licence" else "+1% of capacity"
             if constraint == "licence":
                 reading = f"the {item} is used to its licensed limit {when}"

@@ -31,7 +31,7 @@ from exposure.whatif.changes import (
     Change,
     Changes,
     Edit,
-    LicenceMap,
+    LimitMap,
     apply_changes,
     apply_edits,
     edit_changes,
@@ -630,7 +630,7 @@ def run_stress(
 # stay importable from here.
 __all__ = [
     "Edit",
-    "LicenceMap",
+    "LimitMap",
     "apply_edits",
     "run_stress",
     "run_sweep",

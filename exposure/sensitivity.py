@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from models.allocation import AllocationModel, QuickSolution, Solution
+from exposure.whatif.changes import Change, Changes, LimitMap, RowNumbers
+from exposure.whatif.executors import PROBE_TASKS, ModelSpec, WarmModel, solve_tasks
+from models.allocation import AllocationModel, QuickSolution, Solution, licensed_limits
 from models.data import ROW_KEYS, AllocationData, join_inputs
 
 APPROVAL_STEP = 0.01  # one percentage point
@@ -82,8 +84,8 @@ LEVER_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class Change:
-    """What one re-solve gave against the base: falls in objective [USD] and in penalty."""
+class Effect:
+    """What one step did against the base: falls in objective [USD] and in penalty."""
 
     value: float  # USD saved (base objective - new objective); NaN if the re-solve failed
     penalty_change: float  # fall in penalty V* (sum of soft-constraint gap shares)
@@ -108,10 +110,16 @@ class _Ranging:
 
 
 class Resolver:
-    """Re-solves the built model with a few limits or balances moved, then moves them back.
+    """Measures what changes to the typed tables are worth, by re-solving the built model.
 
-    Only numbers change (column bounds, row bounds), so HiGHS starts from the
-    previous basis; the model's data and structure are never touched.
+    A step (+1 pp of approval on some rows, +1% of some capacities, a licence's rate
+    set) is a list of changes (`exposure.whatif.changes`), the same currency as a
+    what-if scenario. Its numbers are licensed capacities only (`LimitMap`), so HiGHS
+    starts from the previous basis and the model's structure is never touched; every
+    solve leaves the model holding the base numbers again. Where the base basis
+    provably stays optimal the duals answer (`_shortcut_columns`); the rest are
+    re-solved, here or, with `jobs` above 1 and when it pays, in worker processes
+    (`exposure.whatif.executors.solve_tasks`), each holding the same model warm.
     """
 
     def __init__(
@@ -119,32 +127,205 @@ class Resolver:
         model: AllocationModel,
         base: Solution,
         budget_seconds: float = RESOLVE_BUDGET_SECONDS,
+        jobs: int | None = None,
     ) -> None:
         self.model = model
         self.base = base
         self.budget_seconds = budget_seconds
+        self.jobs = jobs
         self.started = time.perf_counter()
-        self._memo: dict[tuple, Change] = {}
+        self._memo: dict[Changes, Effect] = {}
+        self.limits = LimitMap.of(model.data)
+        self.base_numbers = self.limits.numbers_for(Changes(()))
         self.supply_limit = model.numbers.supply_limit.copy()
         self.plant_limit = model.numbers.plant_limit.copy()
         self.balance_rhs = model.numbers.balance_rhs.copy()
-        # With several lanes a source's (or plant's) lane rows share one capacity row.
-        self.shared_supply = model.numbers.supply_capacity.copy()
-        self.shared_plant = model.numbers.plant_capacity.copy()
-        structure = model.structure
-        self.supply_groups = [list(map(int, g)) for g in structure.supply_groups]
-        self.plant_groups = [list(map(int, g)) for g in structure.plant_groups]
-        self.supply_group_of = {r: g for g, rows in enumerate(self.supply_groups) for r in rows}
-        self.plant_group_of = {r: g for g, rows in enumerate(self.plant_groups) for r in rows}
         data = model.data
         self.supply_capacity = data.supply["capacity"].to_numpy(float)
         self.plant_capacity = data.plants["capacity"].to_numpy(float)
         self.supply_approval = data.supply["approval"].to_numpy(float)
         self.plant_approval = data.plants["approval"].to_numpy(float)
+        # Row keys (ROW_KEYS) of every supply and plant row: a step names rows by them.
+        self.row_keys = {
+            table: list(zip(*(frame[k] for k in ROW_KEYS[table]), strict=True))
+            for table, frame in (("supply", data.supply), ("plants", data.plants))
+        }
         self.resolves = 0
         self.shortcuts = 0
+        self.executor = "serial"
         self._ranging = self._base_ranging()
 
+    # ------------------------------------------------------------------ steps
+    def approval_step(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, step: float = APPROVAL_STEP
+    ) -> Changes:
+        """+`step` of approval (capped at 1) on the given supply and plant rows (positions)."""
+        items = []
+        for table, rows, approval in (
+            ("supply", supply_rows, self.supply_approval),
+            ("plants", plant_rows, self.plant_approval),
+        ):
+            for row in np.asarray(rows, dtype=int).tolist():
+                raised = min(float(approval[row]) + step, 1.0)
+                if raised != approval[row]:
+                    items.append(self._row_change(table, row, "approval", "set", raised))
+        return Changes(tuple(items))
+
+    def capacity_step(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, fraction: float = CAPACITY_STEP
+    ) -> Changes:
+        """+`fraction` of the capacity of the given supply and plant rows (positions).
+
+        A source's capacity is shared by its lanes: the change names the source, material
+        and period (a plant and period), so every lane row of it moves, as it would if
+        the Supply cell were raised.
+        """
+        items = []
+        for table, rows in (("supply", supply_rows), ("plants", plant_rows)):
+            shared = ROW_KEYS[table][:-1]  # the key without the lane
+            keys = dict.fromkeys(
+                self.row_keys[table][row][:-1] for row in np.asarray(rows, dtype=int).tolist()
+            )
+            items += [
+                Change(
+                    table,
+                    "capacity",
+                    tuple((column, (value,)) for column, value in zip(shared, key, strict=True)),
+                    "scale",
+                    1 + fraction,
+                )
+                for key in keys
+            ]
+        return Changes(tuple(items))
+
+    def _row_change(
+        self, table: str, row: int, column: str, operation: str, value: float
+    ) -> Change:
+        key = self.row_keys[table][row]
+        match = tuple((c, (v,)) for c, v in zip(ROW_KEYS[table], key, strict=True))
+        return Change(table, column, match, operation, value)
+
+    # ---------------------------------------------------------------- measure
+    def raise_approval(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, step: float = APPROVAL_STEP
+    ) -> Effect:
+        """The effect of +`step` of approval (capped at 1) on the given rows."""
+        return self.measure(self.approval_step(supply_rows, plant_rows, step))
+
+    def raise_capacity(
+        self, supply_rows: np.ndarray, plant_rows: np.ndarray, fraction: float = CAPACITY_STEP
+    ) -> Effect:
+        """The effect of +`fraction` of the capacity of the given rows (and their lanes)."""
+        return self.measure(self.capacity_step(supply_rows, plant_rows, fraction))
+
+    def measure(self, changes: Changes) -> Effect:
+        """Falls in objective [USD] and penalty when `changes` apply and all re-solves."""
+        return self.measure_many([changes])[0]
+
+    def measure_many(self, steps: Sequence[Changes]) -> list[Effect]:
+        """The effect of each step, in order: by the duals where provably exact, else by
+        re-solves, which run in worker processes when `jobs` allows and that pays."""
+        pending: dict[Changes, None] = {}
+        for changes in steps:
+            if changes in self._memo or changes in pending:
+                continue
+            if not changes.items:
+                self._memo[changes] = Effect(0.0, 0.0, "approval already 100%")
+                continue
+            numbers = self.limits.numbers_for(changes)
+            found = self._shortcut_columns(*self._moved_columns(numbers))
+            if found is not None:
+                self._memo[changes] = found
+            else:
+                pending[changes] = None
+        if pending:
+            for changes, outcome in zip(pending, self._solve_all(list(pending)), strict=True):
+                self._memo[changes] = self._effect(outcome)
+        return [self._memo[changes] for changes in steps]
+
+    def solve(self, changes: Changes) -> QuickSolution:
+        """The re-solved objective, penalty and built units [units] with `changes` applied."""
+        self.resolves += 1
+        self.model.set_capacities(*self.limits.numbers_for(changes))
+        try:
+            return self.model.solve_quick()
+        finally:
+            self._restore()
+
+    def _solve_all(self, steps: list[Changes]) -> list[QuickSolution | None]:
+        """Objective-only re-solves of `steps` (None: past the budget), here or in workers."""
+        if time.perf_counter() - self.started > self.budget_seconds:
+            return [None] * len(steps)
+        self.resolves += len(steps)
+        if self.jobs is not None and self.jobs > 1 and len(steps) > PROBE_TASKS:
+            warm = WarmModel(
+                ModelSpec(self.model.data, self.model.objective, None, "", False, False),
+                self.model,
+            )
+            # A worker builds the model and solves it cold before its first step.
+            warm.first_solve_seconds = self.base.solve_seconds
+            try:
+                solutions, interrupted, self.executor = solve_tasks(warm, steps, self.jobs)
+            finally:
+                self._restore()
+            if interrupted:
+                raise KeyboardInterrupt
+            return list(solutions)
+        outcomes: list[QuickSolution | None] = []
+        for changes in steps:
+            if time.perf_counter() - self.started > self.budget_seconds:
+                outcomes.append(None)
+                continue
+            self.model.set_capacities(*self.limits.numbers_for(changes))
+            try:
+                outcomes.append(self.model.solve_quick(read_built=False))
+            finally:
+                self._restore()
+        return outcomes
+
+    def _restore(self) -> None:
+        """Put the base numbers back."""
+        self.model.set_capacities(*self.base_numbers)
+        self.model.set_balance_rhs(self.balance_rhs)
+
+    def _effect(self, outcome: QuickSolution | None) -> Effect:
+        if outcome is None:
+            return Effect(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
+        if not outcome.status.ok:
+            return Effect(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
+        value = self.base.objective_value - outcome.objective_value
+        penalty = self.base.violation - outcome.violation
+        # Differences at round-off level are no change: a planner should not read 2e-16.
+        if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
+            value = 0.0
+        if abs(penalty) <= ROUND_OFF:
+            penalty = 0.0
+        return Effect(value, penalty, RESOLVE_METHOD)
+
+    def add_tonne(self, stock_position: int, tonnes: float = 1.0) -> Effect:
+        """`tonnes` more of one material arriving in one period (balance row of stock key).
+
+        Not a change to a table: a tonne arriving in a later period is no input cell (in
+        the first it is one more tonne of initial stock), so the balance row moves itself.
+        """
+        rhs = self.balance_rhs.copy()
+        rhs[stock_position] -= tonnes
+        row = int(self.model.rows["balance"][stock_position])
+        found = self._shortcut_row(
+            row, float(self.balance_rhs[stock_position]), rhs[stock_position]
+        )
+        if found is not None:
+            return found
+        if time.perf_counter() - self.started > self.budget_seconds:
+            return self._effect(None)
+        self.resolves += 1
+        self.model.set_balance_rhs(rhs)
+        try:
+            return self._effect(self.model.solve_quick(read_built=False))
+        finally:
+            self._restore()
+
+    # ------------------------------------------------------------- the duals
     def _base_ranging(self) -> _Ranging | None:
         """HiGHS ranging of the base optimum, where a dual provably equals the re-solve.
 
@@ -170,9 +351,36 @@ class Resolver:
             row_dn_objective=np.asarray(ranging.row_bound_dn.objective_, dtype=float),
         )
 
+    def _moved_columns(self, numbers: RowNumbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(HiGHS columns, old uppers, new uppers) of the licensed capacities `numbers`
+        move; no columns at all when a capacity that lanes share moves (a row, not a
+        column bound: re-solved)."""
+        structure = self.model.structure
+        supply_limit, shared_supply = licensed_limits(
+            numbers[0], numbers[1], structure.supply_groups
+        )
+        plant_limit, shared_plant = licensed_limits(numbers[2], numbers[3], structure.plant_groups)
+        none = np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
+        if not (
+            np.array_equal(shared_supply, self.model.numbers.supply_capacity)
+            and np.array_equal(shared_plant, self.model.numbers.plant_capacity)
+        ):
+            return none
+        moved_supply = np.flatnonzero(supply_limit != self.supply_limit)
+        moved_plants = np.flatnonzero(plant_limit != self.plant_limit)
+        columns = np.concatenate(
+            [
+                np.asarray(self.model.columns["buy"], dtype=int)[moved_supply],
+                np.asarray(self.model.columns["make"], dtype=int)[moved_plants],
+            ]
+        )
+        old = np.concatenate([self.supply_limit[moved_supply], self.plant_limit[moved_plants]])
+        new = np.concatenate([supply_limit[moved_supply], plant_limit[moved_plants]])
+        return columns, old, new
+
     def _shortcut_columns(
         self, columns: np.ndarray, old: np.ndarray, new: np.ndarray
-    ) -> Change | None:
+    ) -> Effect | None:
         """The change from raising the upper bounds of `columns` from `old` to `new` at
         once, by the duals, where provably exact; None where a re-solve must answer.
 
@@ -200,9 +408,9 @@ class Resolver:
         value = -float(np.dot(slope, new - old)) * self.model.scale
         if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
             value = 0.0
-        return Change(value, 0.0, DUAL_METHOD)
+        return Effect(value, 0.0, DUAL_METHOD)
 
-    def _shortcut_row(self, index: int, old: float, new: float) -> Change | None:
+    def _shortcut_row(self, index: int, old: float, new: float) -> Effect | None:
         """The change from moving one row's bounds down from `old` to `new`, by the
         dual, where provably exact (inside the row's range of the base basis)."""
         ranging = self._ranging
@@ -220,143 +428,7 @@ class Resolver:
         value = -slope * (new - old) * self.model.scale
         if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
             value = 0.0
-        return Change(value, 0.0, DUAL_METHOD)
-
-    def _moved_columns(
-        self, supply_limit: np.ndarray, plant_limit: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(HiGHS columns, old uppers, new uppers) of the licensed capacities that move."""
-        moved_supply = np.flatnonzero(supply_limit != self.supply_limit)
-        moved_plants = np.flatnonzero(plant_limit != self.plant_limit)
-        columns = np.concatenate(
-            [
-                np.asarray(self.model.columns["buy"], dtype=int)[moved_supply],
-                np.asarray(self.model.columns["make"], dtype=int)[moved_plants],
-            ]
-        )
-        old = np.concatenate([self.supply_limit[moved_supply], self.plant_limit[moved_plants]])
-        new = np.concatenate([supply_limit[moved_supply], plant_limit[moved_plants]])
-        return columns, old, new
-
-    def _solve_and_restore(self, read_built: bool = True) -> QuickSolution:
-        """Solve the numbers set now, then put the base numbers back (`read_built`: read
-        the built units too, not only the objective)."""
-        self.resolves += 1
-        try:
-            return self.model.solve_quick(read_built=read_built)
-        finally:
-            self.model.set_licensed_capacity(self.supply_limit, self.plant_limit)
-            self.model.set_shared_capacity(self.shared_supply, self.shared_plant)
-            self.model.set_balance_rhs(self.balance_rhs)
-
-    def solve_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> QuickSolution:
-        """The whole solution with these licensed capacities [t]; the base ones are put back."""
-        self.model.set_licensed_capacity(supply_limit, plant_limit)
-        return self._solve_and_restore()
-
-    def _solve(self) -> Change:
-        if time.perf_counter() - self.started > self.budget_seconds:
-            return Change(math.nan, math.nan, f"skipped: over the {self.budget_seconds:g} s budget")
-        outcome = self._solve_and_restore(read_built=False)
-        if not outcome.status.ok:
-            return Change(math.nan, math.nan, f"re-solve failed: {outcome.status.explain()}")
-        value = self.base.objective_value - outcome.objective_value
-        penalty = self.base.violation - outcome.violation
-        # Differences at round-off level are no change: a planner should not read 2e-16.
-        if abs(value) <= ROUND_OFF * max(1.0, abs(self.base.objective_value)):
-            value = 0.0
-        if abs(penalty) <= ROUND_OFF:
-            penalty = 0.0
-        return Change(value, penalty, RESOLVE_METHOD)
-
-    def with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
-        """The change when licensed capacities [t] are `supply_limit` and `plant_limit`."""
-        moved = (
-            tuple(np.flatnonzero(supply_limit != self.supply_limit)),
-            tuple(np.flatnonzero(plant_limit != self.plant_limit)),
-        )
-        key = (
-            "limits",
-            moved,
-            tuple(supply_limit[list(moved[0])]),
-            tuple(plant_limit[list(moved[1])]),
-        )
-        if key not in self._memo:
-            self._memo[key] = self._with_limits(supply_limit, plant_limit)
-        return self._memo[key]
-
-    def _with_limits(self, supply_limit: np.ndarray, plant_limit: np.ndarray) -> Change:
-        found = self._shortcut_columns(*self._moved_columns(supply_limit, plant_limit))
-        if found is not None:
-            return found
-        self.model.set_licensed_capacity(supply_limit, plant_limit)
-        return self._solve()
-
-    def raise_approval(
-        self, supply_rows: np.ndarray, plant_rows: np.ndarray, step: float = APPROVAL_STEP
-    ) -> Change:
-        """+`step` of approval (capped at 1) on the given supply and plant rows."""
-        supply = self.supply_approval.copy()
-        plants = self.plant_approval.copy()
-        supply[supply_rows] = np.minimum(supply[supply_rows] + step, 1.0)
-        plants[plant_rows] = np.minimum(plants[plant_rows] + step, 1.0)
-        if np.array_equal(supply, self.supply_approval) and np.array_equal(
-            plants, self.plant_approval
-        ):
-            return Change(0.0, 0.0, "approval already 100%")
-        return self.with_limits(self.supply_capacity * supply, self.plant_capacity * plants)
-
-    def raise_capacity(
-        self, supply_rows: np.ndarray, plant_rows: np.ndarray, fraction: float = CAPACITY_STEP
-    ) -> Change:
-        """+`fraction` of the capacity of the given supply and plant rows.
-
-        A source's capacity is shared by its lanes: every lane row of it and the shared
-        capacity row move together, as they would if the Supply cell were raised.
-        """
-        supply_groups = sorted(
-            {self.supply_group_of[int(r)] for r in supply_rows if int(r) in self.supply_group_of}
-        )
-        plant_groups = sorted(
-            {self.plant_group_of[int(r)] for r in plant_rows if int(r) in self.plant_group_of}
-        )
-        supply_rows = np.union1d(
-            np.asarray(supply_rows, dtype=int),
-            [r for g in supply_groups for r in self.supply_groups[g]],
-        ).astype(int)
-        plant_rows = np.union1d(
-            np.asarray(plant_rows, dtype=int),
-            [r for g in plant_groups for r in self.plant_groups[g]],
-        ).astype(int)
-        supply = self.supply_limit.copy()
-        plants = self.plant_limit.copy()
-        supply[supply_rows] *= 1 + fraction
-        plants[plant_rows] *= 1 + fraction
-        if not supply_groups and not plant_groups:
-            return self.with_limits(supply, plants)
-        shared_supply = self.shared_supply.copy()
-        shared_plant = self.shared_plant.copy()
-        shared_supply[supply_groups] *= 1 + fraction
-        shared_plant[plant_groups] *= 1 + fraction
-        key = ("capacity", tuple(supply_rows), tuple(plant_rows), fraction)
-        if key not in self._memo:
-            self.model.set_licensed_capacity(supply, plants)
-            self.model.set_shared_capacity(shared_supply, shared_plant)
-            self._memo[key] = self._solve()
-        return self._memo[key]
-
-    def add_tonne(self, stock_position: int, tonnes: float = 1.0) -> Change:
-        """`tonnes` more of one material arriving in one period (balance row of stock key)."""
-        rhs = self.balance_rhs.copy()
-        rhs[stock_position] -= tonnes
-        row = int(self.model.rows["balance"][stock_position])
-        found = self._shortcut_row(
-            row, float(self.balance_rhs[stock_position]), rhs[stock_position]
-        )
-        if found is not None:
-            return found
-        self.model.set_balance_rhs(rhs)
-        return self._solve()
+        return Effect(value, 0.0, DUAL_METHOD)
 
 
 # --------------------------------------------------------------- licence rows
@@ -484,15 +556,12 @@ def licence_dependency(
     resolver = resolver or Resolver(model, base)
     products = base.products[["sector", "product", "units", "value_per_unit"]]
     base_value = _built_value(products, base.products["built"].to_numpy(float))
-    licensed = licensed_rows(data)
     frames = []
     for regime in regimes_of(data):
-        supply_rows, plant_rows = _positions(licensed[licensed["regime"] == regime])
-        supply = resolver.supply_limit.copy()
-        plants = resolver.plant_limit.copy()
-        supply[supply_rows] = 0.0
-        plants[plant_rows] = 0.0
-        outcome = resolver.solve_limits(supply, plants)
+        # The regime approves nothing: every licence of it at rate 0.
+        outcome = resolver.solve(
+            Changes((Change("licences", "rate", (("regime", (regime,)),), "set", 0.0),))
+        )
         without = (
             _built_value(products, outcome.built)
             if outcome.status.ok
@@ -593,13 +662,23 @@ def break_even_rate(
     class ResolveFailedError(Exception):
         pass
 
+    keys = dict.fromkeys(
+        [resolver.limits.supply_key[r] for r in np.asarray(supply_rows, dtype=int).tolist()]
+        + [resolver.limits.plant_key[r] for r in np.asarray(plant_rows, dtype=int).tolist()]
+    )
+
     def at(rate: float) -> tuple[float, float]:
         """(violation, lost value) with this licence's approval at `rate`."""
-        supply = resolver.supply_limit.copy()
-        plants = resolver.plant_limit.copy()
-        supply[supply_rows] = resolver.supply_capacity[supply_rows] * rate
-        plants[plant_rows] = resolver.plant_capacity[plant_rows] * rate
-        outcome = resolver.solve_limits(supply, plants)
+        outcome = resolver.solve(
+            Changes(
+                tuple(
+                    Change(
+                        "licences", "rate", (("licence_row", (row,)), ("period", (t,))), "set", rate
+                    )
+                    for row, t in (key for key in keys if key is not None)
+                )
+            )
+        )
         if not outcome.status.ok:
             raise ResolveFailedError(outcome.status.explain())
         return outcome.violation, _lost_value(products, outcome.built)
@@ -796,17 +875,16 @@ def licence_table(
     licensed["licensed_t"] = licensed["capacity"] * licensed["approval"]
     order = {p: i for i, p in enumerate(data.periods)}
     rows = []
-    group_rows: list[tuple[np.ndarray, np.ndarray]] = []  # its supply and plant positions
     # One row per Licences row and period: with lanes a regime-material-period may have a
     # row per end use and market, each its own lever.
     keys = ["regime", "material", "period", "licence_row"]
     groups = licensed.groupby(keys, sort=False)
-    for (regime, material, period, _), group in sorted(
+    ordered = sorted(
         groups, key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 0), item[0][3])
-    ):
-        positions = _positions(group)
-        change = resolver.raise_approval(*positions)
-        group_rows.append(positions)
+    )
+    group_rows = [_positions(group) for _, group in ordered]
+    effects = resolver.measure_many([resolver.approval_step(*rows) for rows in group_rows])
+    for ((regime, material, period, _), group), change in zip(ordered, effects, strict=True):
         rows.append(
             {
                 "regime": regime,
@@ -857,8 +935,11 @@ def licence_levers(model: AllocationModel, base: Solution, resolver: Resolver) -
         return pd.DataFrame(columns=LEVER_COLUMNS)
     order = {p: i for i, p in enumerate(model.data.periods)}
     rows = []
-    for _, group in licensed.groupby("licence_row", sort=True):
-        change = resolver.raise_approval(*_positions(group))
+    groups = [group for _, group in licensed.groupby("licence_row", sort=True)]
+    effects = resolver.measure_many(
+        [resolver.approval_step(*_positions(group)) for group in groups]
+    )
+    for group, change in zip(groups, effects, strict=True):
         periods = sorted(set(group["period"]), key=lambda p: order.get(p, 0))
         every = len(periods) == len(model.data.periods) and len(periods) > 1
         rows.append(
@@ -962,6 +1043,18 @@ def relief_table(
         names, materials, periods = column(name_column), column(material_column), column("period")
         regimes = column("regime")
         approval_cells, capacity_cells = column("approval_cell"), column("capacity_cell")
+        # +1% of each capacity at its limit, measured all at once (spread over workers).
+        effects: dict[int, Effect] = {}
+        if resolver is not None:
+            relieved = [p for p in positions.tolist() if not licensed[p]]
+            empty = np.zeros(0, dtype=int)
+            steps = [
+                resolver.capacity_step(np.array([p]), empty)
+                if kind == "supply"
+                else resolver.capacity_step(empty, np.array([p]))
+                for p in relieved
+            ]
+            effects = dict(zip(relieved, resolver.measure_many(steps), strict=True))
         for i, position in enumerate(positions.tolist()):
             material, period, regime = materials[i], periods[i], regimes[i]
             if licensed[position]:
@@ -975,17 +1068,8 @@ def relief_table(
                 constraint = "supply_limit" if kind == "supply" else "plant_limit"
                 relief = f"+1% of {names[i]} capacity in {period}"
                 cell = capacity_cells[i]
-                if resolver is None:
-                    value, penalty, method = math.nan, math.nan, "not computed"
-                else:
-                    single = np.array([position])
-                    empty = np.zeros(0, dtype=int)
-                    change = (
-                        resolver.raise_capacity(single, empty)
-                        if kind == "supply"
-                        else resolver.raise_capacity(empty, single)
-                    )
-                    value, penalty, method = change.value, change.penalty_change, change.method
+                effect = effects.get(position, Effect(math.nan, math.nan, "not computed"))
+                value, penalty, method = effect.value, effect.penalty_change, effect.method
             rows.append(
                 (
                     kind,

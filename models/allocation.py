@@ -351,20 +351,39 @@ def _floors(demand: pd.DataFrame) -> np.ndarray:
     return (min_service > 0) & (units > SMALLEST_FLOOR)
 
 
+def licensed_limits(
+    capacity: np.ndarray, approval: np.ndarray, groups: list[list[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(licensed capacity per lane row, capacity per group of lanes sharing it) [t].
+
+    The one formula for both: `update` and the what-if fast path
+    (`AllocationModel.set_capacities`) give the same numbers to the last bit.
+    """
+    return capacity * approval, np.array([capacity[g[0]] for g in groups], float)
+
+
 def _supply_numbers(supply: pd.DataFrame, structure: Structure) -> dict[str, Any]:
-    capacity = supply["capacity"].astype(float).to_numpy()
+    limit, shared = licensed_limits(
+        supply["capacity"].astype(float).to_numpy(),
+        supply["approval"].astype(float).to_numpy(),
+        structure.supply_groups,
+    )
     return {
-        "supply_limit": capacity * supply["approval"].astype(float).to_numpy(),
-        "supply_capacity": np.array([capacity[g[0]] for g in structure.supply_groups], float),
+        "supply_limit": limit,
+        "supply_capacity": shared,
         "buy_cost": supply["unit_cost"].astype(float).to_numpy(),
     }
 
 
 def _plant_numbers(plants: pd.DataFrame, structure: Structure) -> dict[str, Any]:
-    capacity = plants["capacity"].astype(float).to_numpy()
+    limit, shared = licensed_limits(
+        plants["capacity"].astype(float).to_numpy(),
+        plants["approval"].astype(float).to_numpy(),
+        structure.plant_groups,
+    )
     return {
-        "plant_limit": capacity * plants["approval"].astype(float).to_numpy(),
-        "plant_capacity": np.array([capacity[g[0]] for g in structure.plant_groups], float),
+        "plant_limit": limit,
+        "plant_capacity": shared,
         "make_cost": plants["unit_cost"].astype(float).to_numpy(),
     }
 
@@ -884,6 +903,24 @@ class AllocationModel:
             plant_limit = np.asarray(plant_limit, dtype=float)
             self._change_upper("make", self.numbers.plant_limit, plant_limit)
             self.numbers.plant_limit = plant_limit
+
+    def set_capacities(
+        self,
+        supply_capacity: np.ndarray,
+        supply_approval: np.ndarray,
+        plant_capacity: np.ndarray,
+        plant_approval: np.ndarray,
+    ) -> None:
+        """Set capacities [t] and approvals [0-1] per supply and plant row: the licensed
+        capacities and the capacities lanes share follow, as `update` would set them."""
+        supply_limit, shared_supply = licensed_limits(
+            supply_capacity, supply_approval, self.structure.supply_groups
+        )
+        plant_limit, shared_plant = licensed_limits(
+            plant_capacity, plant_approval, self.structure.plant_groups
+        )
+        self.set_licensed_capacity(supply_limit, plant_limit)
+        self.set_shared_capacity(shared_supply, shared_plant)
 
     def set_shared_capacity(
         self, supply_capacity: np.ndarray | None = None, plant_capacity: np.ndarray | None = None

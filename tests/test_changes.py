@@ -206,13 +206,13 @@ def test_an_in_place_update_needs_no_describe_and_equals_a_cold_build(change, mo
 
 def test_stress_draws_are_licence_rate_changes_on_the_fast_path():
     _, base = reference()
-    from exposure.whatif.changes import LicenceMap, licence_rate_changes
+    from exposure.whatif.changes import LimitMap, licence_rate_changes
 
-    licences = LicenceMap.of(base)
+    licences = LimitMap.of(base)
     keys = zip(base.licences["licence_row"], base.licences["period"], strict=True)
     rates = {(int(r), t): 0.25 for r, t in keys}
     task = licence_rate_changes(rates)
-    assert LicenceMap.handles(task) and not LicenceMap.handles(Changes(IN_PLACE[:1]))
+    assert LimitMap.handles(task) and not LimitMap.handles(Changes(IN_PLACE[2:3]))
     changed, _ = apply_changes(base, task.items)
     supply, plants = licences.limits_for(task)
     assert np.array_equal(supply, (changed.supply["capacity"] * changed.supply["approval"]))
@@ -235,3 +235,48 @@ def test_the_change_engine_imports_no_front_door():
     }
     doors = ("exposure.cli", "exposure.web", "exposure.schedule", "exposure.pipeline")
     assert not [m for m in imported if m.startswith(doors)]
+
+
+FAST = [
+    Change("supply", "capacity", (("source", ("CN-OXIDES",)),), "scale", 0.5),
+    Change("supply", "capacity", (("source", ("CN-OXIDES", "AU-LYNAS")),), "scale", 1.01),
+    Change("plants", "capacity", (("period", ("2026-Q2",)),), "scale", 1.5),
+    Change("supply", "approval", (("material", ("DY_OX",)), ("period", ("2026-Q1",))), "set", 0.9),
+    Change("plants", "approval", (), "set", 0.4),
+    Change("licences", "rate", (("regime", ("CN-MOFCOM",)),), "set", 0.2),
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(FAST), min_size=1, max_size=4))
+def test_the_limits_fast_path_gives_the_numbers_of_the_changed_tables(changes):
+    """Capacities, approvals and licensed capacities after fast changes, in any order, are
+    those of `apply_changes`, to the last bit; so is the LP a warm model holds for them."""
+    from exposure.whatif.changes import LimitMap
+
+    _, base = reference()
+    task = Changes(tuple(changes))
+    assert LimitMap.handles(task)
+    changed, _ = apply_changes(base, task.items)
+    numbers = LimitMap.of(base).numbers_for(task)
+    expected = (
+        changed.supply["capacity"],
+        changed.supply["approval"],
+        changed.plants["capacity"],
+        changed.plants["approval"],
+    )
+    for got, want in zip(numbers, expected, strict=True):
+        assert np.array_equal(got, want.to_numpy(float))
+    model = build_model(base)
+    model.set_capacities(*numbers)
+    updated = build_model(base)
+    updated.update(
+        changed,
+        {("supply", "capacity"), ("supply", "approval")}
+        | {
+            ("plants", "capacity"),
+            ("plants", "approval"),
+        },
+    )
+    for name in ("supply_limit", "plant_limit", "supply_capacity", "plant_capacity"):
+        assert np.array_equal(getattr(model.numbers, name), getattr(updated.numbers, name))

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from exposure.cli import main
-from exposure.scenarios import Engine, LicenceMap, Vary, run_stress, run_sweep, run_whatif
+from exposure.scenarios import Engine, LimitMap, Vary, run_stress, run_sweep, run_whatif
 from exposure.whatif import executors
 from exposure.workbook.validate import load_valid_workbook
 from tests import workbooks
@@ -179,7 +179,7 @@ def test_small_work_stays_in_this_process_even_with_jobs(scenario_book: Path):
     """`--jobs 2` on draws that solve in milliseconds: starting workers would cost more."""
     book = load_valid_workbook(scenario_book)
     engine = Engine(book, "priority")
-    licences = LicenceMap.of(engine.base)
+    licences = LimitMap.of(engine.base)
     tasks = [licences.limits_for_rates({}) for _ in range(20)]
     counted: list[int] = []
     solutions, interrupted, where = executors.solve_tasks(

@@ -13,7 +13,7 @@ from exposure.errors import InputError
 from exposure.scenarios import (
     Edit,
     Engine,
-    LicenceMap,
+    LimitMap,
     Vary,
     apply_edits,
     run_stress,
@@ -298,5 +298,5 @@ def test_a_structural_scenario_then_the_fast_path_solves_the_base_again(tmp_path
     floored.demand["min_service"] = 0.5
     engine.solve(floored)
     assert engine.rebuilds == 1
-    limits = LicenceMap.of(engine.base).limits_for_rates({})
+    limits = LimitMap.of(engine.base).limits_for_rates({})
     assert engine.solve_limits(*limits).objective_value == pytest.approx(base)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -159,16 +159,36 @@ def licence_rate_changes(rates: dict[tuple[int, str], float]) -> Changes:
     )
 
 
-# ------------------------------------------------------------ approval fast path
-@dataclass
-class LicenceMap:
-    """Which supply and plant rows take their approval from which licence.
+# ------------------------------------------------------------ limits fast path
+# Changes that move only capacities and approvals of supply and plant rows: the licensed
+# capacities they give are computed with numpy, no table copied (`LimitMap.numbers_for`).
+FAST_CHANGES = frozenset(
+    {
+        ("licences", "rate", "set"),
+        ("supply", "approval", "set"),
+        ("plants", "approval", "set"),
+        ("supply", "capacity", "scale"),
+        ("plants", "capacity", "scale"),
+    }
+)
+RowNumbers = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+FEW_RATES = 64  # up to this many rates are set row by row through an index
+NO_ROWS = np.zeros(0, dtype=int)
 
-    Changes that only set licence rates need no table copied: they are licensed
-    capacities (capacity x approval), computed with numpy (`limits_for`).
+
+@dataclass
+class LimitMap:
+    """Capacities and approvals of the supply and plant rows, and which licence feeds which.
+
+    Changes that only set licence rates or row approvals, or scale row capacities (stress
+    draws, sweep steps, and the steps behind every sensitivity) need no table copied:
+    `numbers_for` gives the rows' capacities and approvals after them, as `apply_changes`
+    would, and `AllocationModel.set_capacities` turns those into licensed capacities.
     """
 
     licences: pd.DataFrame  # the licence table
+    supply: pd.DataFrame  # supply rows, for matching row changes
+    plants: pd.DataFrame
     supply_capacity: np.ndarray
     plant_capacity: np.ndarray
     supply_approval: np.ndarray
@@ -179,9 +199,16 @@ class LicenceMap:
     # regime, material and period may have several licences (one per end use and market).
     supply_key: list[tuple[int, str] | None]
     plant_key: list[tuple[int, str] | None]
+    # Row positions by the values of some key columns, built the first time a change
+    # matches on exactly those columns: (table, columns) -> values -> positions.
+    _index: dict[tuple[str, tuple[str, ...]], dict[tuple, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
+    # Row positions by the (licence_row, period) that feeds them, per table.
+    _fed: dict[str, dict[tuple[int, str], np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, data: AllocationData) -> LicenceMap:
+    def of(cls, data: AllocationData) -> LimitMap:
         def keys(frame: pd.DataFrame) -> list[tuple[int, str] | None]:
             return [
                 (int(lr), t) if isinstance(r, str) and not pd.isna(lr) else None
@@ -192,6 +219,8 @@ class LicenceMap:
 
         return cls(
             licences=data.licences,
+            supply=data.supply,
+            plants=data.plants,
             supply_capacity=data.supply["capacity"].to_numpy(float),
             plant_capacity=data.plants["capacity"].to_numpy(float),
             supply_approval=data.supply["approval"].to_numpy(float),
@@ -204,27 +233,95 @@ class LicenceMap:
 
     @staticmethod
     def handles(changes: Changes) -> bool:
-        """Whether every change sets a licence rate (the fast path applies)."""
-        return all(
-            c.table == "licences" and c.column == "rate" and c.operation == "set"
-            for c in changes.items
-        )
+        """Whether every change is one the fast path computes (`FAST_CHANGES`)."""
+        return all((c.table, c.column, c.operation) in FAST_CHANGES for c in changes.items)
 
-    def limits_for(self, changes: Changes) -> tuple[np.ndarray, np.ndarray]:
-        """Licensed capacities with the rates that `changes` set (`handles` must hold)."""
+    def _rows(self, change: Change) -> np.ndarray:
+        """Positions of the rows of `change.table` that `change` matches."""
+        frame = self.supply if change.table == "supply" else self.plants
+        columns = tuple(column for column, _ in change.match)
+        if not columns or not all(len(allowed) == 1 for _, allowed in change.match):
+            return np.flatnonzero(change.mask(frame))
+        index = self._index.get((change.table, columns))
+        if index is None:
+            grouped = frame.reset_index(drop=True).groupby(list(columns), sort=False).indices
+            index = {k if isinstance(k, tuple) else (k,): v for k, v in grouped.items()}
+            self._index[change.table, columns] = index
+        return index.get(tuple(allowed[0] for _, allowed in change.match), np.zeros(0, int))
+
+    def numbers_for(self, changes: Changes) -> RowNumbers:
+        """(supply capacity, supply approval, plant capacity, plant approval) per row after
+        `changes` (`handles` must hold): row changes in order, then the licence rates,
+        which (as in `apply_changes`) the rows they feed take last."""
+        numbers = {
+            ("supply", "capacity"): self.supply_capacity,
+            ("supply", "approval"): self.supply_approval,
+            ("plants", "capacity"): self.plant_capacity,
+            ("plants", "approval"): self.plant_approval,
+        }
         rates: dict[tuple[int, str], float] = {}
         for change in changes.items:
-            columns = tuple(column for column, _ in change.match)
-            if columns == ("licence_row", "period") and all(len(v) == 1 for _, v in change.match):
-                (_, (row,)), (_, (period,)) = change.match
-                rates[int(row), period] = change.value  # one licence and period: no scan
+            if change.table == "licences":
+                rates.update(self._rates(change))
                 continue
-            mask = change.mask(self.licences)
+            rows = self._rows(change)
+            if not len(rows):
+                continue
+            values = numbers[change.table, change.column].copy()
+            values[rows] = change.applied(values[rows])
+            numbers[change.table, change.column] = values
+        supply_approval = numbers["supply", "approval"]
+        plant_approval = numbers["plants", "approval"]
+        if rates:
+            supply_approval = self._with_rates(rates, "supply", supply_approval)
+            plant_approval = self._with_rates(rates, "plants", plant_approval)
+        return (
+            numbers["supply", "capacity"],
+            supply_approval,
+            numbers["plants", "capacity"],
+            plant_approval,
+        )
+
+    def _rates(self, change: Change) -> dict[tuple[int, str], float]:
+        columns = tuple(column for column, _ in change.match)
+        if columns == ("licence_row", "period") and all(len(v) == 1 for _, v in change.match):
+            (_, (row,)), (_, (period,)) = change.match
+            return {(int(row), period): change.value}  # one licence and period: no scan
+        mask = change.mask(self.licences)
+        return {
+            (int(row), period): change.value
             for row, period in zip(
                 self.licences["licence_row"][mask], self.licences["period"][mask], strict=True
-            ):
-                rates[int(row), period] = change.value
-        return self.limits_for_rates(rates)
+            )
+        }
+
+    def _with_rates(
+        self, rates: dict[tuple[int, str], float], table: str, approval: np.ndarray
+    ) -> np.ndarray:
+        """`approval` of `table`'s rows, each row a rated (licence_row, period) feeds at
+        that rate."""
+        keys = self.supply_key if table == "supply" else self.plant_key
+        if len(rates) > FEW_RATES:  # a stress draw sets them all: one pass over the rows
+            return np.array(
+                [rates.get(k, a) if k else a for k, a in zip(keys, approval, strict=True)],
+                dtype=float,
+            )
+        fed = self._fed.get(table)
+        if fed is None:
+            positions: dict[tuple[int, str], list[int]] = {}
+            for i, key in enumerate(keys):
+                if key is not None:
+                    positions.setdefault(key, []).append(i)
+            fed = self._fed[table] = {k: np.array(v, dtype=int) for k, v in positions.items()}
+        approval = approval.copy()
+        for key, rate in rates.items():
+            approval[fed.get(key, NO_ROWS)] = rate
+        return approval
+
+    def limits_for(self, changes: Changes) -> tuple[np.ndarray, np.ndarray]:
+        """Licensed capacities [t] (capacity x approval) after `changes` (`handles` must hold)."""
+        supply_capacity, supply_approval, plant_capacity, plant_approval = self.numbers_for(changes)
+        return supply_capacity * supply_approval, plant_capacity * plant_approval
 
     def limits_for_rows(self, licence_rows: set[int], rate: float) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities with the approval of the given licences set to `rate`."""
@@ -238,18 +335,8 @@ class LicenceMap:
         self, rates: dict[tuple[int, str], float]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities with approval rates per (licence_row, period)."""
-        supply = np.array(
-            [
-                rates.get(k, a) if k else a
-                for k, a in zip(self.supply_key, self.supply_approval, strict=True)
-            ]
-        )
-        plants = np.array(
-            [
-                rates.get(k, a) if k else a
-                for k, a in zip(self.plant_key, self.plant_approval, strict=True)
-            ]
-        )
+        supply = self._with_rates(rates, "supply", self.supply_approval)
+        plants = self._with_rates(rates, "plants", self.plant_approval)
         return self.supply_capacity * supply, self.plant_capacity * plants
 
 

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from exposure.errors import NotOptimalError, UsageError
-from exposure.whatif.changes import Changes, LicenceMap, apply_changes
+from exposure.whatif.changes import FAST_CHANGES, Changes, LimitMap, apply_changes
 from models.allocation import (
     AllocationModel,
     ObjectiveMode,
@@ -49,6 +49,10 @@ from models.allocation import (
 )
 from models.data import AllocationData
 
+# The table columns the fast path moves (see `LimitMap`): what `_hold` must put back.
+FAST_COLUMNS = frozenset(
+    (table, column) for table, column, _ in FAST_CHANGES if table != "licences"
+)
 Limits = tuple[np.ndarray, np.ndarray]  # (supply_limit, plant_limit) [t], one per LP column
 # A task is changes to the base tables (scenarios, sweep steps, stress draws), licensed
 # capacities for the base tables, or whole changed tables (a scenario that only the
@@ -67,13 +71,23 @@ class ModelSpec:
     objective: ObjectiveMode
     time_limit: float | None = None
     key: str = field(default="", compare=False)
+    # Sensitivities want a failed re-solve back as its status, and only the objective.
+    raise_failures: bool = True
+    read_built: bool = True
 
     @classmethod
     def of(
-        cls, data: AllocationData, objective: ObjectiveMode, time_limit: float | None = None
+        cls,
+        data: AllocationData,
+        objective: ObjectiveMode,
+        time_limit: float | None = None,
+        *,
+        raise_failures: bool = True,
+        read_built: bool = True,
     ) -> ModelSpec:
-        digest = hashlib.sha256(pickle.dumps((data, objective, time_limit))).hexdigest()[:16]
-        return cls(data, objective, time_limit, digest)
+        settings = (data, objective, time_limit, raise_failures, read_built)
+        digest = hashlib.sha256(pickle.dumps(settings)).hexdigest()[:16]
+        return cls(data, objective, time_limit, digest, raise_failures, read_built)
 
 
 class WarmModel:
@@ -87,15 +101,15 @@ class WarmModel:
         # Columns in which the held LP's numbers may differ from the base tables' (None:
         # not known, so the next update compares everything).
         self._moved: set[tuple[str, str]] | None = set()
-        self._licences: LicenceMap | None = None
+        self._licences: LimitMap | None = None
         # What a new worker would pay before its first warm solve (see `pool_pays`).
         self.build_seconds = self.model.build_seconds + self.model.handoff_seconds
         self.first_solve_seconds: float | None = None
 
     @property
-    def licences(self) -> LicenceMap:
+    def licences(self) -> LimitMap:
         if self._licences is None:
-            self._licences = LicenceMap.of(self.spec.data)
+            self._licences = LimitMap.of(self.spec.data)
         return self._licences
 
     def _hold(self, data: AllocationData, changed: set[tuple[str, str]] | None = None) -> None:
@@ -114,21 +128,24 @@ class WarmModel:
     def solve(self, task: Task) -> QuickSolution:
         """Solve one task: changes to the base tables, licensed capacities, or changed tables."""
         started = time.perf_counter()
-        if isinstance(task, Changes) and not LicenceMap.handles(task):
+        if isinstance(task, Changes) and not LimitMap.handles(task):
             self._hold(*apply_changes(self.spec.data, task.items))
         elif isinstance(task, AllocationData):
             self._hold(task)
         else:
-            # Licence rates only: licensed capacities (capacity x approval), nothing else.
-            limits = self.licences.limits_for(task) if isinstance(task, Changes) else task
+            # Rates, row approvals and capacities only: licensed capacities (capacity x
+            # approval) and the capacities lanes share, nothing else.
             if self.model.data is not self.spec.data:
                 self._hold(self.spec.data, set())
-            self.model.set_licensed_capacity(*limits)
-            self._moved = {("supply", "approval"), ("plants", "approval")}
-        solution = self.model.solve_quick(self.spec.time_limit)
+            if isinstance(task, Changes):
+                self.model.set_capacities(*self.licences.numbers_for(task))
+            else:
+                self.model.set_licensed_capacity(*task)
+            self._moved = set(FAST_COLUMNS)
+        solution = self.model.solve_quick(self.spec.time_limit, read_built=self.spec.read_built)
         if self.first_solve_seconds is None:
             self.first_solve_seconds = time.perf_counter() - started
-        if not solution.status.ok:
+        if not solution.status.ok and self.spec.raise_failures:
             raise NotOptimalError(f"a scenario did not solve: {solution.status.explain()}")
         return solution
 
@@ -379,7 +396,14 @@ def solve_tasks(
     """
 
     def keyed() -> ModelSpec:  # hashing the tables costs 0.2 s at 100k columns: only to ship
-        return ModelSpec.of(warm.spec.data, warm.spec.objective, warm.spec.time_limit)
+        spec = warm.spec
+        return ModelSpec.of(
+            spec.data,
+            spec.objective,
+            spec.time_limit,
+            raise_failures=spec.raise_failures,
+            read_built=spec.read_built,
+        )
 
     if scheduler:
         dask = DaskExecutor(scheduler)
