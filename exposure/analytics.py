@@ -18,6 +18,7 @@ from exposure.origins import concentration_table, direct_dependency, origin_tabl
 from exposure.sensitivity import (
     Effect,
     Resolver,
+    binding_steps,
     licence_dependency,
     licence_levers,
     licence_table,
@@ -55,6 +56,7 @@ class Exposure:
     concentration: pd.DataFrame | None = None  # HHI by origin per material, lane and period
     seconds: float = 0.0  # time to compute every table, re-solves included
     resolves: int = 0  # warm re-solves behind the "value of" figures
+    resolves_ran: str = "serial"  # where the batched ones ran: serial or processes
 
 
 def product_table(solution: Solution) -> pd.DataFrame:
@@ -239,43 +241,17 @@ def binding_summary(
     """
     rows = []
     if not relief.empty:
-        relief = relief.assign(
-            item=[
-                f"{regime} licence for {material}"
-                if constraint == "licence"
-                else f"{material} supply from {name}"
-                if constraint == "supply_limit"
-                else f"plant {name}"
-                for constraint, name, regime, material in zip(
-                    relief["constraint"],
-                    relief["name"],
-                    relief["regime"],
-                    relief["material"],
-                    strict=True,
-                )
-            ]
-        )
-        kinds = relief["kind"].to_numpy()
-        positions = relief["position"].to_numpy(int)
         relief_periods = relief["period"].to_numpy()
         input_cells = relief["input_cell"].to_numpy()
-        groups = relief.groupby(["constraint", "item"], sort=False).indices
-        # In order of first appearance, as iterating the groupby gives them.
-        ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
-        effects: list[Effect | None] = [None] * len(ordered)
-        if resolver is not None:
-            # Every limit relieved in all its binding periods at once, measured together
-            # (spread over workers when that pays).
-            steps = []
-            for (constraint, _), at in ordered:
-                supply_rows = positions[at][kinds[at] == "supply"]
-                plant_rows = positions[at][kinds[at] == "plant"]
-                steps.append(
-                    resolver.approval_step(supply_rows, plant_rows)
-                    if constraint == "licence"
-                    else resolver.capacity_step(supply_rows, plant_rows)
-                )
-            effects = list(resolver.measure_many(steps))
+        if resolver is None:
+            groups = relief.groupby(["constraint", "item"], sort=False).indices
+            ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+            effects: list[Effect | None] = [None] * len(ordered)
+        else:
+            # Measured with the Relief table's batch (`relief_table`): answered from memory.
+            steps = binding_steps(relief, resolver)
+            ordered = [(key, at) for key, at, _ in steps]
+            effects = list(resolver.measure_many([step for _, _, step in steps]))
         for ((constraint, item), at), effect in zip(ordered, effects, strict=True):
             bound_set = set(relief_periods[at].tolist())
             bound = [p for p in periods if p in bound_set]
@@ -343,6 +319,7 @@ def compute_exposure(
     model: AllocationModel | None = None,
     *,
     break_even: bool = True,
+    jobs: int | None = None,
 ) -> Exposure:
     """All result tables and headline KPIs of one solve.
 
@@ -366,7 +343,7 @@ def compute_exposure(
         "purchase_cost": float((supply["buy"] * supply["unit_cost"]).sum()),
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }
-    resolver = Resolver(model, solution) if model is not None else None
+    resolver = Resolver(model, solution, jobs=jobs) if model is not None else None
     licences = levers = values = None
     by_sector = by_product = None
     if model is not None and resolver is not None:
@@ -399,6 +376,7 @@ def compute_exposure(
     )
     exposure.seconds = time.perf_counter() - started
     exposure.resolves = resolver.resolves if resolver is not None else 0
+    exposure.resolves_ran = resolver.executor if resolver is not None else "serial"
     return exposure
 
 

@@ -122,6 +122,7 @@ def run_workbook(
     time_limit: float | None = None,
     overwrite: bool = False,
     sensitivities: bool = True,
+    jobs: int | None = None,
 ) -> RunResult:
     """Solve one workbook and write its results workbook.
 
@@ -150,6 +151,7 @@ def run_workbook(
         sensitivities=sensitivities,
         issues=book.log.issues,
         read_seconds=read_seconds,
+        jobs=jobs,
     )
 
 
@@ -165,8 +167,13 @@ def run_data(
     scenario: str = "base",
     issues: list[Issue] | None = None,
     read_seconds: float = 0.0,
+    jobs: int | None = None,
 ) -> RunResult:
-    """Build, solve, analyse and (if `output`) write the results of checked model data."""
+    """Build, solve, analyse and (if `output`) write the results of checked model data.
+
+    `jobs`: at most this many worker processes for the sensitivities' re-solves, started
+    only when they are predicted to pay (`exposure.whatif.executors.solve_tasks`).
+    """
     issues = issues or []
     if output is not None:
         check_output_path(input_path, output, overwrite)
@@ -194,7 +201,8 @@ def run_data(
             f"the solver did not reach an optimum: {solution.message}; no results written"
         )
     with stage("analytics and sensitivities" if sensitivities else "analytics"):
-        exposure = compute_exposure(solution, data, model if sensitivities else None)
+        exposure = compute_exposure(solution, data, model if sensitivities else None, jobs=jobs)
+    LOG.info("re-solves: %d (batches ran: %s)", exposure.resolves, exposure.resolves_ran)
     run_info["analytics_seconds"] = round(exposure.seconds, 4)
     run_info["resolves"] = exposure.resolves
     run_info["lost_value"] = exposure.kpis["lost_value"]

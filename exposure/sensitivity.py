@@ -23,6 +23,7 @@ Every function leaves the model holding the base numbers again.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from exposure.whatif.executors import PROBE_TASKS, ModelSpec, WarmModel, solve_t
 from models.allocation import AllocationModel, QuickSolution, Solution, licensed_limits
 from models.data import ROW_KEYS, AllocationData, join_inputs
 
+LOG = logging.getLogger("exposure.sensitivity")
 APPROVAL_STEP = 0.01  # one percentage point
 CAPACITY_STEP = 0.01  # one percent of a limit
 BISECTION_STEPS = 12  # 1/4096 of the [0, 1] range: a hundredth of a percentage point
@@ -154,6 +156,8 @@ class Resolver:
         self.shortcuts = 0
         self.executor = "serial"
         self._ranging = self._base_ranging()
+        # The base's bases, for workers to start from (read before any re-solve moves them).
+        self._bases = model.bases() if jobs is not None and jobs > 1 else None
 
     # ------------------------------------------------------------------ steps
     def approval_step(
@@ -256,14 +260,30 @@ class Resolver:
         """Objective-only re-solves of `steps` (None: past the budget), here or in workers."""
         if time.perf_counter() - self.started > self.budget_seconds:
             return [None] * len(steps)
+        started = time.perf_counter()
         self.resolves += len(steps)
-        if self.jobs is not None and self.jobs > 1 and len(steps) > PROBE_TASKS:
-            warm = WarmModel(
-                ModelSpec(self.model.data, self.model.objective, None, "", False, False),
-                self.model,
+        try:
+            return self._solve_batch(steps)
+        finally:
+            LOG.info(
+                "%d re-solves in %.2f s (%s)",
+                len(steps),
+                time.perf_counter() - started,
+                self.executor,
             )
-            # A worker builds the model and solves it cold before its first step.
-            warm.first_solve_seconds = self.base.solve_seconds
+
+    def _solve_batch(self, steps: list[Changes]) -> list[QuickSolution | None]:
+        if self.jobs is not None and self.jobs > 1 and len(steps) > PROBE_TASKS:
+            spec = ModelSpec(
+                self.model.data,
+                self.model.objective,
+                raise_failures=False,
+                read_built=False,
+                bases=self._bases,
+            )
+            # A worker builds the model, then starts from the base's bases: its first
+            # solve is a warm one, like the probes timed here.
+            warm = WarmModel(spec, self.model)
             try:
                 solutions, interrupted, self.executor = solve_tasks(warm, steps, self.jobs)
             finally:
@@ -337,6 +357,12 @@ class Resolver:
         if self.model.objective != "priority" or self.base.violation > TOLERANCE:
             return None
         highs = self.model.highs
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            # Numbers moved since the base was solved (and were put back): solve it again,
+            # warm, so that the ranging is that of the base optimum.
+            self.model.solve_quick(read_built=False)
+            if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return None
         status, ranging = highs.getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
             return None
@@ -974,6 +1000,7 @@ RELIEF_COLUMNS = [
     "kind",
     "position",
     "constraint",
+    "item",  # the limit, in words: a regime's licence for a material, a source, a plant
     "name",
     "regime",
     "material",
@@ -1043,18 +1070,6 @@ def relief_table(
         names, materials, periods = column(name_column), column(material_column), column("period")
         regimes = column("regime")
         approval_cells, capacity_cells = column("approval_cell"), column("capacity_cell")
-        # +1% of each capacity at its limit, measured all at once (spread over workers).
-        effects: dict[int, Effect] = {}
-        if resolver is not None:
-            relieved = [p for p in positions.tolist() if not licensed[p]]
-            empty = np.zeros(0, dtype=int)
-            steps = [
-                resolver.capacity_step(np.array([p]), empty)
-                if kind == "supply"
-                else resolver.capacity_step(empty, np.array([p]))
-                for p in relieved
-            ]
-            effects = dict(zip(relieved, resolver.measure_many(steps), strict=True))
         for i, position in enumerate(positions.tolist()):
             material, period, regime = materials[i], periods[i], regimes[i]
             if licensed[position]:
@@ -1062,19 +1077,25 @@ def relief_table(
                     (regime, material, period), (math.nan, math.nan, "not computed")
                 )
                 constraint = "licence"
+                item = f"{regime} licence for {material}"
                 relief = f"+1 pp of {regime} approval for {material} in {period}"
                 cell = approval_cells[i]
             else:
+                value, penalty, method = math.nan, math.nan, "not computed"
                 constraint = "supply_limit" if kind == "supply" else "plant_limit"
+                item = (
+                    f"{material} supply from {names[i]}"
+                    if kind == "supply"
+                    else f"plant {names[i]}"
+                )
                 relief = f"+1% of {names[i]} capacity in {period}"
                 cell = capacity_cells[i]
-                effect = effects.get(position, Effect(math.nan, math.nan, "not computed"))
-                value, penalty, method = effect.value, effect.penalty_change, effect.method
             rows.append(
                 (
                     kind,
                     position,
                     constraint,
+                    item,
                     names[i],
                     regime,
                     material,
@@ -1087,4 +1108,56 @@ def relief_table(
                     None if cell is None or pd.isna(cell) else cell,
                 )
             )
-    return pd.DataFrame(rows, columns=RELIEF_COLUMNS)
+    table = pd.DataFrame(rows, columns=RELIEF_COLUMNS)
+    if resolver is None or table.empty:
+        return table
+    # +1% of each capacity at its limit, and every limit relieved in all its binding
+    # periods at once (the Binding sheet's steps), measured in one batch: one pool of
+    # workers for all of them when that pays.
+    single = np.flatnonzero(table["constraint"].to_numpy() != "licence")
+    empty = np.zeros(0, dtype=int)
+    steps = [
+        resolver.capacity_step(np.array([position]), empty)
+        if kind == "supply"
+        else resolver.capacity_step(empty, np.array([position]))
+        for kind, position in zip(
+            table["kind"].to_numpy()[single], table["position"].to_numpy(int)[single], strict=True
+        )
+    ]
+    effects = resolver.measure_many(steps + [step for _, _, step in binding_steps(table, resolver)])
+    measured = effects[: len(steps)]
+    values = table["value_of_relief"].to_numpy(float, copy=True)
+    penalties = table["penalty_change_relief"].to_numpy(float, copy=True)
+    methods = table["value_method"].to_numpy(object, copy=True)
+    values[single] = [e.value for e in measured]
+    penalties[single] = [e.penalty_change for e in measured]
+    methods[single] = [e.method for e in measured]
+    table["value_of_relief"] = values
+    table["penalty_change_relief"] = penalties
+    table["value_method"] = methods
+    return table
+
+
+def binding_steps(
+    relief: pd.DataFrame, resolver: Resolver
+) -> list[tuple[tuple[str, str], np.ndarray, Changes]]:
+    """Per binding limit (constraint, item), in order of first appearance in `relief`:
+    its rows of `relief` and its relief in every period where it binds at once (+1 pp of
+    a licence's approval, +1% of any other capacity)."""
+    if relief.empty:
+        return []
+    kinds = relief["kind"].to_numpy()
+    positions = relief["position"].to_numpy(int)
+    groups = relief.groupby(["constraint", "item"], sort=False).indices
+    ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+    found = []
+    for (constraint, item), at in ordered:
+        supply_rows = positions[at][kinds[at] == "supply"]
+        plant_rows = positions[at][kinds[at] == "plant"]
+        step = (
+            resolver.approval_step(supply_rows, plant_rows)
+            if constraint == "licence"
+            else resolver.capacity_step(supply_rows, plant_rows)
+        )
+        found.append(((constraint, item), at, step))
+    return found

@@ -711,6 +711,8 @@ class QuickSolution:
 
 
 PHASES = ("violation", "max_shortfall_share", "total_cost")
+# Per phase: (phase, column statuses, row statuses) as HiGHS basis status codes.
+Bases = tuple[tuple[str, np.ndarray, np.ndarray], ...]
 
 
 @dataclass
@@ -903,6 +905,33 @@ class AllocationModel:
             plant_limit = np.asarray(plant_limit, dtype=float)
             self._change_upper("make", self.numbers.plant_limit, plant_limit)
             self.numbers.plant_limit = plant_limit
+
+    def bases(self) -> Bases:
+        """The current basis of each phase's HiGHS object, as status codes (picklable)."""
+        held = []
+        for phase, highs in self.solvers.items():
+            basis = highs.getBasis()
+            if basis.valid:
+                held.append(
+                    (
+                        phase,
+                        np.array([int(s) for s in basis.col_status], dtype=np.int8),
+                        np.array([int(s) for s in basis.row_status], dtype=np.int8),
+                    )
+                )
+        return tuple(held)
+
+    def set_bases(self, bases: Bases) -> None:
+        """Start each phase from these bases (`bases()` of a model of the same data)."""
+        for phase, col_status, row_status in bases:
+            highs = self.solvers.get(phase)
+            if highs is None:
+                continue
+            basis = highspy.HighsBasis()
+            basis.col_status = [highspy.HighsBasisStatus(int(s)) for s in col_status]
+            basis.row_status = [highspy.HighsBasisStatus(int(s)) for s in row_status]
+            basis.valid = True
+            highs.setBasis(basis)
 
     def set_capacities(
         self,

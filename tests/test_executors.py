@@ -199,3 +199,39 @@ def test_the_pool_is_started_only_when_it_is_predicted_faster(monkeypatch: pytes
     assert not executors.pool_pays(998, 1, 16.0, 0.5)  # one worker never pays
     monkeypatch.setattr(executors.os, "cpu_count", lambda: 1)
     assert not executors.pool_pays(998, 2, 16.0, 0.5)  # nor more workers than cores
+
+
+def test_sensitivities_are_the_same_when_their_re_solves_run_in_worker_processes(
+    pool_always: None,
+):
+    """`exposure run --jobs 2`: the Binding and Why short re-solves go to workers that start
+    from the base's bases; every figure is the serial one (the starting basis of each
+    re-solve may differ, so to the solver's round-off) and so is how it was measured."""
+    from exposure.analytics import compute_exposure
+    from exposure.tables import to_model_data
+    from models import build_model
+
+    data = to_model_data(load_valid_workbook(workbooks.REFERENCE))
+    figures = {}
+    for jobs in (1, 2):
+        model = build_model(data)
+        solution = model.solve()
+        exposure = compute_exposure(solution, data, model, break_even=False, jobs=jobs)
+        figures[jobs] = exposure
+    serial, pooled = figures[1], figures[2]
+    assert serial.resolves_ran == "serial" and pooled.resolves_ran == "processes"
+    scale = max(1.0, abs(serial.kpis["objective_value"]))
+    for table, column in (("binding", "value_of_relief"), ("licences", "value_of_1pp")):
+        ours, theirs = getattr(pooled, table), getattr(serial, table)
+        assert ours[column].to_numpy(float) == pytest.approx(
+            theirs[column].to_numpy(float), rel=1e-9, abs=1e-9 * scale, nan_ok=True
+        )
+    assert serial.binding["value_of_relief"].gt(0).sum() > 5  # figures that say something
+    why = ["product", "period", "value_of_relief"]
+    pd.testing.assert_frame_equal(
+        pooled.why_short[why],
+        serial.why_short[why],
+        check_exact=False,
+        rtol=1e-9,
+        atol=1e-9 * scale,
+    )

@@ -42,6 +42,7 @@ from exposure.errors import NotOptimalError, UsageError
 from exposure.whatif.changes import FAST_CHANGES, Changes, LimitMap, apply_changes
 from models.allocation import (
     AllocationModel,
+    Bases,
     ObjectiveMode,
     QuickSolution,
     StructureChangedError,
@@ -74,6 +75,9 @@ class ModelSpec:
     # Sensitivities want a failed re-solve back as its status, and only the objective.
     raise_failures: bool = True
     read_built: bool = True
+    # The optimal basis of each phase of the base (`AllocationModel.bases`): a worker
+    # starts from it instead of solving cold. Same tables, so the same LP.
+    bases: Bases | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -84,10 +88,11 @@ class ModelSpec:
         *,
         raise_failures: bool = True,
         read_built: bool = True,
+        bases: Bases | None = None,
     ) -> ModelSpec:
-        settings = (data, objective, time_limit, raise_failures, read_built)
+        settings = (data, objective, time_limit, raise_failures, read_built, bases)
         digest = hashlib.sha256(pickle.dumps(settings)).hexdigest()[:16]
-        return cls(data, objective, time_limit, digest, raise_failures, read_built)
+        return cls(data, objective, time_limit, digest, raise_failures, read_built, bases)
 
 
 class WarmModel:
@@ -96,7 +101,11 @@ class WarmModel:
     def __init__(self, spec: ModelSpec, model: AllocationModel | None = None) -> None:
         self.spec = spec
         # `model`: one already built of spec.data (a report's base run), to reuse warm.
-        self.model = model if model is not None else build_model(spec.data, spec.objective)
+        if model is None:
+            model = build_model(spec.data, spec.objective)
+            if spec.bases is not None:
+                model.set_bases(spec.bases)
+        self.model = model
         self.rebuilds = 0
         # Columns in which the held LP's numbers may differ from the base tables' (None:
         # not known, so the next update compares everything).
@@ -403,6 +412,7 @@ def solve_tasks(
             spec.time_limit,
             raise_failures=spec.raise_failures,
             read_built=spec.read_built,
+            bases=spec.bases,
         )
 
     if scheduler:
