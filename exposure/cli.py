@@ -177,6 +177,17 @@ def main() -> None:
     """
 
 
+def jobs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--jobs N`: at most N local worker processes, the number of cores by default."""
+    return click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=os.cpu_count() or 1,
+        show_default="the number of cores",
+        help=help_text,
+    )
+
+
 @main.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
@@ -258,14 +269,10 @@ def validate(workbook: Path, as_json: bool, annotate: Path | None) -> None:
     help="Also write every results table whole, one CSV a sheet, into this folder "
     "(the workbook keeps at most 100,000 rows a sheet).",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="the number of cores",
-    help="At most this many local worker processes for the sensitivities' re-solves. "
-    "They are started only when predicted to finish 1.5x sooner (start-up and build per "
-    "worker against the timed re-solves of the first two); --jobs 1: never.",
+@jobs_option(
+    "At most this many local worker processes for the sensitivities' re-solves. They are "
+    "started only when predicted to finish 1.5x sooner (start-up and build per worker "
+    "against the timed re-solves of the first two); --jobs 1: never."
 )
 @verbose_option
 @handle_errors
@@ -315,39 +322,34 @@ def objective_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def whatif_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by whatif, sweep and stress."""
-    for option in reversed(
-        [
-            click.option(
-                "-o",
-                "--output",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Output workbook (default: <input>-<command>.xlsx here).",
-            ),
-            click.option("--overwrite", is_flag=True, help="Replace the output if it exists."),
-            click.option(
-                "--time-limit",
-                type=click.FloatRange(min=0),
-                help="Solver time limit per scenario, seconds.",
-            ),
-            click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
-            click.option(
-                "--jobs",
-                type=click.IntRange(min=1),
-                default=os.cpu_count() or 1,
-                show_default="the number of cores",
-                help="At most this many local worker processes. They are started only "
-                "when the scenarios are predicted to finish 1.5x sooner with them "
-                "(start-up, build and a cold solve per worker against the timed solves "
-                "of the first two); otherwise all run in this process. --jobs 1: never.",
-            ),
-            click.option(
-                "--scheduler",
-                metavar="ADDRESS",
-                help="Run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
-                "(start it with `dask scheduler` and `dask worker ADDRESS`).",
-            ),
-        ]
-    ):
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Output workbook (default: <input>-<command>.xlsx here).",
+        ),
+        click.option("--overwrite", is_flag=True, help="Replace the output if it exists."),
+        click.option(
+            "--time-limit",
+            type=click.FloatRange(min=0),
+            help="Solver time limit per scenario, seconds.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+        jobs_option(
+            "At most this many local worker processes. They are started only when the "
+            "scenarios are predicted to finish 1.5x sooner with them (start-up, build "
+            "and a cold solve per worker against the timed solves of the first two); "
+            "otherwise all run in this process. --jobs 1: never."
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
+            "(start it with `dask scheduler` and `dask worker ADDRESS`).",
+        ),
+    ]
+    for option in reversed(options):
         command = option(command)
     return objective_option(command)
 

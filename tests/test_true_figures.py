@@ -26,7 +26,7 @@ from exposure.sensitivity import DUAL_METHOD, RESOLVE_METHOD, Resolver, licensed
 from exposure.tables import to_model_data
 from exposure.workbook.validate import load_valid_workbook
 from models import AllocationData, SolveStatus, build_model
-from models.data import DEFAULT_LANE
+from models.data import DEFAULT_LANE, DEMAND_COLUMNS
 from tests import workbooks
 
 
@@ -407,15 +407,7 @@ def test_two_steps_each_in_range_but_not_together_are_re_solved():
         supply=supply,
         demand=pd.DataFrame(
             [("P", "S", "t1", 10.0, 1000.0, 0.0, 1.0)],
-            columns=[
-                "product",
-                "sector",
-                "period",
-                "units",
-                "value_per_unit",
-                "min_service",
-                "weight",
-            ],
+            columns=DEMAND_COLUMNS,
         ),
         intensity=pd.DataFrame({"product": ["P"], "material": ["DY"], "kg_per_unit": [1000.0]}),
     )
