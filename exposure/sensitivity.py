@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from exposure import metrics
-from exposure.whatif.changes import Change, Changes, LimitMap, RowNumbers
+from exposure.whatif.changes import Change, Changes, LimitMap
 from exposure.whatif.executors import PROBE_TASKS, ModelSpec, WarmModel, solve_tasks
-from models.allocation import AllocationModel, QuickSolution, Solution, licensed_limits
+from models.allocation import AllocationModel, QuickSolution, Solution
 from models.data import ROW_KEYS, AllocationData, join_inputs
 
 LOG = logging.getLogger("exposure.sensitivity")
@@ -152,6 +152,14 @@ class Resolver:
             table: list(zip(*(frame[k] for k in ROW_KEYS[table]), strict=True))
             for table, frame in (("supply", data.supply), ("plants", data.plants))
         }
+        # Rows whose capacity lanes share (a row of the LP, not a column bound).
+        self.grouped = {
+            table: np.isin(np.arange(len(frame)), [r for g in groups for r in g])
+            for table, frame, groups in (
+                ("supply", data.supply, model.structure.supply_groups),
+                ("plants", data.plants, model.structure.plant_groups),
+            )
+        }
         self.resolves = 0
         self.shortcuts = 0
         self.executor = "serial"
@@ -236,8 +244,7 @@ class Resolver:
             if not changes.items:
                 self._memo[changes] = Effect(0.0, 0.0, "approval already 100%")
                 continue
-            numbers = self.limits.numbers_for(changes)
-            found = self._shortcut_columns(*self._moved_columns(numbers))
+            found = self._shortcut_columns(*self._moved_columns(changes))
             if found is not None:
                 self._memo[changes] = found
             else:
@@ -377,32 +384,30 @@ class Resolver:
             row_dn_objective=np.asarray(ranging.row_bound_dn.objective_, dtype=float),
         )
 
-    def _moved_columns(self, numbers: RowNumbers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(HiGHS columns, old uppers, new uppers) of the licensed capacities `numbers`
-        move; no columns at all when a capacity that lanes share moves (a row, not a
-        column bound: re-solved)."""
-        structure = self.model.structure
-        supply_limit, shared_supply = licensed_limits(
-            numbers[0], numbers[1], structure.supply_groups
+    def _moved_columns(self, changes: Changes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(HiGHS columns, old uppers, new uppers) of the licensed capacities `changes` move,
+        computed on the rows they touch only; no columns at all when a capacity that lanes
+        share moves (a row, not a column bound: re-solved)."""
+        rows = self.limits.touched_rows(changes)
+        supply_capacity, supply_approval, plant_capacity, plant_approval = self.limits.numbers_at(
+            changes, rows
         )
-        plant_limit, shared_plant = licensed_limits(numbers[2], numbers[3], structure.plant_groups)
         none = np.zeros(0, dtype=int), np.zeros(0), np.zeros(0)
-        if not (
-            np.array_equal(shared_supply, self.model.numbers.supply_capacity)
-            and np.array_equal(shared_plant, self.model.numbers.plant_capacity)
+        columns, old, new = [], [], []
+        for table, capacity, approval, base_limit, column in (
+            ("supply", supply_capacity, supply_approval, self.supply_limit, "buy"),
+            ("plants", plant_capacity, plant_approval, self.plant_limit, "make"),
         ):
-            return none
-        moved_supply = np.flatnonzero(supply_limit != self.supply_limit)
-        moved_plants = np.flatnonzero(plant_limit != self.plant_limit)
-        columns = np.concatenate(
-            [
-                np.asarray(self.model.columns["buy"], dtype=int)[moved_supply],
-                np.asarray(self.model.columns["make"], dtype=int)[moved_plants],
-            ]
-        )
-        old = np.concatenate([self.supply_limit[moved_supply], self.plant_limit[moved_plants]])
-        new = np.concatenate([supply_limit[moved_supply], plant_limit[moved_plants]])
-        return columns, old, new
+            at = rows[table]
+            base_capacity = self.base_numbers[0 if table == "supply" else 2][at]
+            if np.any(self.grouped[table][at] & (capacity != base_capacity)):
+                return none
+            limit = capacity * approval  # as `licensed_limits` computes it
+            moved = limit != base_limit[at]
+            columns.append(np.asarray(self.model.columns[column], dtype=int)[at[moved]])
+            old.append(base_limit[at[moved]])
+            new.append(limit[moved])
+        return np.concatenate(columns), np.concatenate(old), np.concatenate(new)
 
     def _shortcut_columns(
         self, columns: np.ndarray, old: np.ndarray, new: np.ndarray

@@ -267,6 +267,16 @@ def test_the_limits_fast_path_gives_the_numbers_of_the_changed_tables(changes):
     )
     for got, want in zip(numbers, expected, strict=True):
         assert np.array_equal(got, want.to_numpy(float))
+    # On the rows a step touches only (the sensitivities' path): the same numbers, and
+    # every row it leaves out holds its base numbers.
+    limits = LimitMap.of(base)
+    rows = limits.touched_rows(task)
+    sparse = limits.numbers_at(task, rows)
+    base_numbers = limits.numbers_for(Changes(()))
+    for i, table in enumerate(("supply", "supply", "plants", "plants")):
+        assert np.array_equal(sparse[i], numbers[i][rows[table]])
+        untouched = np.setdiff1d(np.arange(len(numbers[i])), rows[table])
+        assert np.array_equal(numbers[i][untouched], base_numbers[i][untouched])
     model = build_model(base)
     model.set_capacities(*numbers)
     updated = build_model(base)

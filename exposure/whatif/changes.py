@@ -253,34 +253,92 @@ class LimitMap:
         """(supply capacity, supply approval, plant capacity, plant approval) per row after
         `changes` (`handles` must hold): row changes in order, then the licence rates,
         which (as in `apply_changes`) the rows they feed take last."""
-        numbers = {
+        return self._apply(changes, None)
+
+    def touched_rows(self, changes: Changes) -> dict[str, np.ndarray]:
+        """Per table ("supply", "plants"), the sorted positions of the rows `changes` may move."""
+        found: dict[str, list[np.ndarray]] = {"supply": [NO_ROWS], "plants": [NO_ROWS]}
+        for change in changes.items:
+            if change.table == "licences":
+                for table in found:
+                    fed = self._fed_rows(table)
+                    found[table] += [fed.get(key, NO_ROWS) for key in self._rates(change)]
+            else:
+                found[change.table].append(self._rows(change))
+        return {table: np.unique(np.concatenate(rows)) for table, rows in found.items()}
+
+    def numbers_at(self, changes: Changes, rows: dict[str, np.ndarray]) -> RowNumbers:
+        """`numbers_for`, on the rows `touched_rows` gave only (a step on a few rows of a
+        large table): the same arithmetic, so the same numbers to the last bit."""
+        return self._apply(changes, rows)
+
+    def _apply(self, changes: Changes, rows: dict[str, np.ndarray] | None) -> RowNumbers:
+        def local(table: str, positions: np.ndarray) -> np.ndarray:
+            return positions if rows is None else np.searchsorted(rows[table], positions)
+
+        base = {
             ("supply", "capacity"): self.supply_capacity,
             ("supply", "approval"): self.supply_approval,
             ("plants", "capacity"): self.plant_capacity,
             ("plants", "approval"): self.plant_approval,
         }
+        numbers = {
+            key: values if rows is None else values[rows[key[0]]] for key, values in base.items()
+        }
+        copied: set[tuple[str, str]] = set()
         rates: dict[tuple[int, str], float] = {}
         for change in changes.items:
             if change.table == "licences":
                 rates.update(self._rates(change))
                 continue
-            rows = self._rows(change)
-            if not len(rows):
+            positions = self._rows(change)
+            if not len(positions):
                 continue
-            values = numbers[change.table, change.column].copy()
-            values[rows] = change.applied(values[rows])
-            numbers[change.table, change.column] = values
-        supply_approval = numbers["supply", "approval"]
-        plant_approval = numbers["plants", "approval"]
-        if rates:
-            supply_approval = self._with_rates(rates, "supply", supply_approval)
-            plant_approval = self._with_rates(rates, "plants", plant_approval)
+            column = (change.table, change.column)
+            if column not in copied:
+                numbers[column] = numbers[column].copy()
+                copied.add(column)
+            at = local(change.table, positions)
+            numbers[column][at] = change.applied(numbers[column][at])
+        approvals = {
+            "supply": numbers["supply", "approval"],
+            "plants": numbers["plants", "approval"],
+        }
+        for table in approvals if rates else ():
+            if rows is None and len(rates) > FEW_RATES:
+                # A stress draw sets them all: one pass over the rows.
+                keys = self.supply_key if table == "supply" else self.plant_key
+                approvals[table] = np.array(
+                    [
+                        rates.get(k, a) if k else a
+                        for k, a in zip(keys, approvals[table], strict=True)
+                    ],
+                    dtype=float,
+                )
+                continue
+            fed = self._fed_rows(table)
+            rated = approvals[table].copy()
+            for licence, rate in rates.items():
+                rated[local(table, fed.get(licence, NO_ROWS))] = rate
+            approvals[table] = rated
         return (
             numbers["supply", "capacity"],
-            supply_approval,
+            approvals["supply"],
             numbers["plants", "capacity"],
-            plant_approval,
+            approvals["plants"],
         )
+
+    def _fed_rows(self, table: str) -> dict[tuple[int, str], np.ndarray]:
+        """Row positions of `table` by the (licence_row, period) that feeds them."""
+        fed = self._fed.get(table)
+        if fed is None:
+            keys = self.supply_key if table == "supply" else self.plant_key
+            positions: dict[tuple[int, str], list[int]] = {}
+            for i, key in enumerate(keys):
+                if key is not None:
+                    positions.setdefault(key, []).append(i)
+            fed = self._fed[table] = {k: np.array(v, dtype=int) for k, v in positions.items()}
+        return fed
 
     def _rates(self, change: Change) -> dict[tuple[int, str], float]:
         columns = tuple(column for column, _ in change.match)
@@ -294,29 +352,6 @@ class LimitMap:
                 self.licences["licence_row"][mask], self.licences["period"][mask], strict=True
             )
         }
-
-    def _with_rates(
-        self, rates: dict[tuple[int, str], float], table: str, approval: np.ndarray
-    ) -> np.ndarray:
-        """`approval` of `table`'s rows, each row a rated (licence_row, period) feeds at
-        that rate."""
-        keys = self.supply_key if table == "supply" else self.plant_key
-        if len(rates) > FEW_RATES:  # a stress draw sets them all: one pass over the rows
-            return np.array(
-                [rates.get(k, a) if k else a for k, a in zip(keys, approval, strict=True)],
-                dtype=float,
-            )
-        fed = self._fed.get(table)
-        if fed is None:
-            positions: dict[tuple[int, str], list[int]] = {}
-            for i, key in enumerate(keys):
-                if key is not None:
-                    positions.setdefault(key, []).append(i)
-            fed = self._fed[table] = {k: np.array(v, dtype=int) for k, v in positions.items()}
-        approval = approval.copy()
-        for key, rate in rates.items():
-            approval[fed.get(key, NO_ROWS)] = rate
-        return approval
 
     def limits_for(self, changes: Changes) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities [t] (capacity x approval) after `changes` (`handles` must hold)."""
@@ -335,9 +370,7 @@ class LimitMap:
         self, rates: dict[tuple[int, str], float]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Licensed capacities with approval rates per (licence_row, period)."""
-        supply = self._with_rates(rates, "supply", self.supply_approval)
-        plants = self._with_rates(rates, "plants", self.plant_approval)
-        return self.supply_capacity * supply, self.plant_capacity * plants
+        return self.limits_for(licence_rate_changes(rates))
 
 
 # ------------------------------------------------------------- edits of a sheet
