@@ -268,16 +268,17 @@ class Resolver:
         if time.perf_counter() - self.started > self.budget_seconds:
             return [None] * len(steps)
         started = time.perf_counter()
-        self.resolves += len(steps)
-        try:
-            return self._solve_batch(steps)
-        finally:
-            LOG.info(
-                "%d re-solves in %.2f s (%s)",
-                len(steps),
-                time.perf_counter() - started,
-                self.executor,
-            )
+        outcomes = self._solve_batch(steps)
+        solved = sum(outcome is not None for outcome in outcomes)
+        self.resolves += solved
+        LOG.info(
+            "%d of %d re-solves in %.2f s (%s)",
+            solved,
+            len(steps),
+            time.perf_counter() - started,
+            self.executor,
+        )
+        return outcomes
 
     def _solve_batch(self, steps: list[Changes]) -> list[QuickSolution | None]:
         if self.jobs is not None and self.jobs > 1 and len(steps) > PROBE_TASKS:
@@ -292,12 +293,15 @@ class Resolver:
             # solve is a warm one, like the probes timed here.
             warm = WarmModel(spec, self.model)
             try:
-                solutions, interrupted, self.executor = solve_tasks(warm, steps, self.jobs)
+                solutions, interrupted, self.executor = solve_tasks(
+                    warm, steps, self.jobs, deadline=self.started + self.budget_seconds
+                )
             finally:
                 self._restore()
             if interrupted:
                 raise KeyboardInterrupt
-            return list(solutions)
+            # Past the budget only a prefix comes back: the rest are marked skipped.
+            return [*solutions, *[None] * (len(steps) - len(solutions))]
         outcomes: list[QuickSolution | None] = []
         for changes in steps:
             if time.perf_counter() - self.started > self.budget_seconds:

@@ -7,6 +7,7 @@ operator would point it at `dask scheduler`.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,39 @@ def test_sensitivities_are_the_same_when_their_re_solves_run_in_worker_processes
         rtol=1e-9,
         atol=1e-9 * scale,
     )
+
+
+def test_sensitivity_re_solves_in_workers_stop_at_the_budget(pool_always: None):
+    """Past the Resolver's budget the workers are let go: the figures finished by then are
+    kept, in order, and the rest are marked skipped, as in one process."""
+    from exposure.sensitivity import DUAL_METHOD, RESOLVE_METHOD, Resolver
+    from exposure.tables import to_model_data
+    from models import build_model
+
+    data = to_model_data(load_valid_workbook(workbooks.REFERENCE))
+    model = build_model(data)
+    base = model.solve()
+    resolver = Resolver(model, base, budget_seconds=3600.0, jobs=2)
+    steps = [
+        resolver.capacity_step(np.array([row]), np.zeros(0, dtype=int), fraction=0.5 + row / 100)
+        for row in range(len(data.supply))
+    ]
+    # Half a second left: the two probes here fit, and it runs out while the pool starts
+    # (a worker spawns Python and imports pandas, Pyomo and HiGHS first: over a second).
+    resolver.started = time.perf_counter() - resolver.budget_seconds + 0.5
+    effects = resolver.measure_many(steps)
+    # Steps the duals answer need no re-solve; of the others, a prefix is re-solved and
+    # the rest skipped.
+    re_solved = [
+        (step, effect)
+        for step, effect in dict(zip(steps, effects, strict=True)).items()
+        if effect.method != DUAL_METHOD
+    ]
+    skipped = [effect.method.startswith("skipped") for _, effect in re_solved]
+    assert any(skipped) and not all(skipped)
+    first_skipped = skipped.index(True)
+    assert all(skipped[first_skipped:])
+    serial = Resolver(model, base)
+    for step, effect in re_solved[:first_skipped]:
+        assert effect.method == RESOLVE_METHOD
+        assert effect.value == pytest.approx(serial.measure(step).value, rel=1e-9, abs=1e-3)

@@ -225,12 +225,20 @@ class SerialExecutor:
         self.model = model
 
     def map(
-        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+        self,
+        spec: ModelSpec,
+        tasks: Sequence[Task],
+        progress: Progress | None = None,
+        deadline: float | None = None,
     ) -> tuple[list[QuickSolution], bool]:
+        """Solutions in task order and whether Ctrl-C stopped them; past `deadline`
+        (`time.perf_counter()`), only those finished by then."""
         model = self.model if self.model is not None else warm_model(spec)
         results: list[QuickSolution] = []
         try:
             for task in tasks:
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
                 results.append(model.solve(task))
                 if progress:
                     progress(1)
@@ -263,8 +271,14 @@ class ProcessExecutor:
         self.jobs = jobs
 
     def map(
-        self, spec: ModelSpec, tasks: Sequence[Task], progress: Progress | None = None
+        self,
+        spec: ModelSpec,
+        tasks: Sequence[Task],
+        progress: Progress | None = None,
+        deadline: float | None = None,
     ) -> tuple[list[QuickSolution], bool]:
+        """Solutions in task order and whether Ctrl-C stopped them; past `deadline`
+        (`time.perf_counter()`), the finished prefix only, and the workers are let go."""
         results: list[QuickSolution | None] = [None] * len(tasks)
         pool = ProcessPoolExecutor(
             max_workers=self.jobs,
@@ -273,12 +287,18 @@ class ProcessExecutor:
             initargs=(spec,),
         )
         pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
-        interrupted = False
+        interrupted = stopped = False
         try:
             for start, chunk in _chunks(tasks, chunk_size(len(tasks), self.jobs)):
                 pending[pool.submit(_solve_pool_chunk, list(chunk))] = (start, len(chunk))
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                timeout = None if deadline is None else max(deadline - time.perf_counter(), 0)
+                done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:  # out of time: keep what finished, as after Ctrl-C
+                    stopped = True
+                    for future in pending:
+                        future.cancel()
+                    break
                 for future in done:
                     start, size = pending.pop(future)
                     results[start : start + size] = future.result()
@@ -289,9 +309,9 @@ class ProcessExecutor:
             for future in pending:
                 future.cancel()
         finally:
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
-        if interrupted:
-            return _finished_prefix(results), True
+            pool.shutdown(wait=not (interrupted or stopped), cancel_futures=True)
+        if interrupted or stopped:
+            return _finished_prefix(results), interrupted
         return [r for r in results if r is not None], False
 
 
@@ -394,6 +414,7 @@ def solve_tasks(
     jobs: int | None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> tuple[list[QuickSolution], bool, str]:
     """Solve tasks where `jobs` and `scheduler` say, in task order: (solutions, interrupted, where).
 
@@ -401,7 +422,8 @@ def solve_tasks(
     here on `warm` (this process's model), timed; the rest go to a pool of `jobs` local
     processes only if `pool_pays` says the pool is faster for them, else they stay here.
     So `--jobs N` never makes small work slower than `--jobs 1`. `where` names the
-    executor that ran the bulk ("serial", "processes" or "dask").
+    executor that ran the bulk ("serial", "processes" or "dask"). Past `deadline`
+    (`time.perf_counter()`; local executors only) the solutions finished by then, in order.
     """
 
     def keyed() -> ModelSpec:  # hashing the tables costs 0.2 s at 100k columns: only to ship
@@ -424,7 +446,7 @@ def solve_tasks(
         return solutions, interrupted, dask.name
     here = SerialExecutor(warm)
     if jobs is None or jobs <= 1:
-        return (*here.map(warm.spec, tasks, progress), here.name)
+        return (*here.map(warm.spec, tasks, progress, deadline), here.name)
     timings: list[float] = []
     probe: list[QuickSolution] = []
     try:
@@ -442,9 +464,9 @@ def solve_tasks(
     start = WORKER_START_SECONDS + warm.build_seconds + (warm.first_solve_seconds or timings[0])
     if pool_pays(len(rest), jobs, start, timings[-1]):
         pool = ProcessExecutor(min(jobs, os.cpu_count() or 1, len(rest)))
-        solutions, interrupted = pool.map(keyed(), rest, progress)
+        solutions, interrupted = pool.map(keyed(), rest, progress, deadline)
         return probe + solutions, interrupted, pool.name
-    solutions, interrupted = here.map(warm.spec, rest, progress)
+    solutions, interrupted = here.map(warm.spec, rest, progress, deadline)
     return probe + solutions, interrupted, here.name
 
 
