@@ -47,10 +47,8 @@ def _material_order(data: AllocationData) -> list[str]:
 
 
 def _countries(frame: pd.DataFrame, id_column: str) -> pd.Series:
-    """Country of each row (indexed like `frame`); tables without countries fall back to the
+    """Country of each row (indexed like `frame`); a row without one falls back to the
     source or plant id."""
-    if "country" not in frame:
-        return pd.Series(frame[id_column].tolist(), index=frame.index, dtype=object)
     return pd.Series(
         [
             c if isinstance(c, str) else i

@@ -74,12 +74,14 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
     "materials": {"terminal_value": 0.0, "material_row": math.nan},
     # `regime` of the row's source or plant (None: uncontrolled) and `licence_row`, the key
     # of the licence its approval comes from (NaN: none; see `AllocationData.licences`).
+    # `country` (None: not given) is where the material comes from, for Origins.
     "supply": {
         "lane": DEFAULT_LANE,
         "lead": 0.0,
         "regime": None,
         "licence_row": math.nan,
         "supply_row": math.nan,
+        "country": None,
     },
     "plants": {
         "lane": DEFAULT_LANE,
@@ -87,6 +89,7 @@ OPTIONAL_DEFAULTS: dict[str, dict[str, object]] = {
         "regime": None,
         "licence_row": math.nan,
         "plant_row": math.nan,
+        "country": None,
     },
     "recipes": {"recipe_row": math.nan},
     "demand": {"lane": DEFAULT_LANE, "demand_row": math.nan},
