@@ -143,8 +143,6 @@ class Resolver:
         self.plant_limit = model.numbers.plant_limit.copy()
         self.balance_rhs = model.numbers.balance_rhs.copy()
         data = model.data
-        self.supply_capacity = data.supply["capacity"].to_numpy(float)
-        self.plant_capacity = data.plants["capacity"].to_numpy(float)
         self.supply_approval = data.supply["approval"].to_numpy(float)
         self.plant_approval = data.plants["approval"].to_numpy(float)
         # Row keys (ROW_KEYS) of every supply and plant row: a step names rows by them.
