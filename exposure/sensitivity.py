@@ -35,7 +35,7 @@ import pandas as pd
 
 from exposure import metrics
 from exposure.whatif.changes import Change, Changes, LimitMap
-from exposure.whatif.executors import PROBE_TASKS, ModelSpec, WarmModel, solve_tasks
+from exposure.whatif.executors import ModelSpec, WarmModel, solve_tasks
 from models.allocation import AllocationModel, QuickSolution, Solution
 from models.data import ROW_KEYS, AllocationData, join_inputs
 
@@ -143,21 +143,20 @@ class Resolver:
         self.plant_limit = model.numbers.plant_limit.copy()
         self.balance_rhs = model.numbers.balance_rhs.copy()
         data = model.data
-        self.supply_approval = data.supply["approval"].to_numpy(float)
-        self.plant_approval = data.plants["approval"].to_numpy(float)
+        _, self.supply_approval, _, self.plant_approval = self.base_numbers
         # Row keys (ROW_KEYS) of every supply and plant row: a step names rows by them.
         self.row_keys = {
             table: list(zip(*(frame[k] for k in ROW_KEYS[table]), strict=True))
             for table, frame in (("supply", data.supply), ("plants", data.plants))
         }
         # Rows whose capacity lanes share (a row of the LP, not a column bound).
-        self.grouped = {
-            table: np.isin(np.arange(len(frame)), [r for g in groups for r in g])
-            for table, frame, groups in (
-                ("supply", data.supply, model.structure.supply_groups),
-                ("plants", data.plants, model.structure.plant_groups),
-            )
-        }
+        self.grouped = {}
+        for table, frame, groups in (
+            ("supply", data.supply, model.structure.supply_groups),
+            ("plants", data.plants, model.structure.plant_groups),
+        ):
+            self.grouped[table] = np.zeros(len(frame), dtype=bool)
+            self.grouped[table][[r for g in groups for r in g]] = True
         self.resolves = 0
         self.shortcuts = 0
         self.executor = "serial"
@@ -266,7 +265,9 @@ class Resolver:
         if time.perf_counter() - self.started > self.budget_seconds:
             return [None] * len(steps)
         started = time.perf_counter()
-        outcomes = self._solve_batch(steps)
+        outcomes, where = self._solve_batch(steps)
+        if where != "serial":
+            self.executor = where  # where any batch went beyond this process
         solved = sum(outcome is not None for outcome in outcomes)
         self.resolves += solved
         LOG.info(
@@ -274,43 +275,32 @@ class Resolver:
             solved,
             len(steps),
             time.perf_counter() - started,
-            self.executor,
+            where,
         )
         return outcomes
 
-    def _solve_batch(self, steps: list[Changes]) -> list[QuickSolution | None]:
-        if self.jobs is not None and self.jobs > 1 and len(steps) > PROBE_TASKS:
-            spec = ModelSpec(
-                self.model.data,
-                self.model.objective,
-                raise_failures=False,
-                read_built=False,
-                bases=self._bases,
+    def _solve_batch(self, steps: list[Changes]) -> tuple[list[QuickSolution | None], str]:
+        """Objective-only re-solves of `steps` on the executor `jobs` allows, and its name:
+        this process, or workers that build the model and start from the base's bases
+        (their first solve a warm one, like the probes timed here). Past the budget only a
+        prefix comes back; the rest are None (skipped)."""
+        spec = ModelSpec(
+            self.model.data,
+            self.model.objective,
+            raise_failures=False,
+            read_built=False,
+            bases=self._bases,
+        )
+        warm = WarmModel(spec, self.model, self.limits)
+        try:
+            solutions, interrupted, where = solve_tasks(
+                warm, steps, self.jobs, deadline=self.started + self.budget_seconds
             )
-            # A worker builds the model, then starts from the base's bases: its first
-            # solve is a warm one, like the probes timed here.
-            warm = WarmModel(spec, self.model)
-            try:
-                solutions, interrupted, self.executor = solve_tasks(
-                    warm, steps, self.jobs, deadline=self.started + self.budget_seconds
-                )
-            finally:
-                self._restore()
-            if interrupted:
-                raise KeyboardInterrupt
-            # Past the budget only a prefix comes back: the rest are marked skipped.
-            return [*solutions, *[None] * (len(steps) - len(solutions))]
-        outcomes: list[QuickSolution | None] = []
-        for changes in steps:
-            if time.perf_counter() - self.started > self.budget_seconds:
-                outcomes.append(None)
-                continue
-            self.model.set_capacities(*self.limits.numbers_for(changes))
-            try:
-                outcomes.append(self.model.solve_quick(read_built=False))
-            finally:
-                self._restore()
-        return outcomes
+        finally:
+            self._restore()
+        if interrupted:
+            raise KeyboardInterrupt
+        return [*solutions, *[None] * (len(steps) - len(solutions))], where
 
     def _restore(self) -> None:
         """Put the base numbers back."""

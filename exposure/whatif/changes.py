@@ -247,7 +247,7 @@ class LimitMap:
             grouped = frame.reset_index(drop=True).groupby(list(columns), sort=False).indices
             index = {k if isinstance(k, tuple) else (k,): v for k, v in grouped.items()}
             self._index[change.table, columns] = index
-        return index.get(tuple(allowed[0] for _, allowed in change.match), np.zeros(0, int))
+        return index.get(tuple(allowed[0] for _, allowed in change.match), NO_ROWS)
 
     def numbers_for(self, changes: Changes) -> RowNumbers:
         """(supply capacity, supply approval, plant capacity, plant approval) per row after

@@ -98,7 +98,12 @@ class ModelSpec:
 class WarmModel:
     """One built model of a spec, solved again and again from its base numbers."""
 
-    def __init__(self, spec: ModelSpec, model: AllocationModel | None = None) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model: AllocationModel | None = None,
+        limits: LimitMap | None = None,
+    ) -> None:
         self.spec = spec
         # `model`: one already built of spec.data (a report's base run), to reuse warm.
         if model is None:
@@ -110,16 +115,17 @@ class WarmModel:
         # Columns in which the held LP's numbers may differ from the base tables' (None:
         # not known, so the next update compares everything).
         self._moved: set[tuple[str, str]] | None = set()
-        self._licences: LimitMap | None = None
+        # `limits`: the caller's LimitMap of spec.data, if it has one (built once either way).
+        self._limits = limits
         # What a new worker would pay before its first warm solve (see `pool_pays`).
         self.build_seconds = self.model.build_seconds + self.model.handoff_seconds
         self.first_solve_seconds: float | None = None
 
     @property
-    def licences(self) -> LimitMap:
-        if self._licences is None:
-            self._licences = LimitMap.of(self.spec.data)
-        return self._licences
+    def limits(self) -> LimitMap:
+        if self._limits is None:
+            self._limits = LimitMap.of(self.spec.data)
+        return self._limits
 
     def _hold(self, data: AllocationData, changed: set[tuple[str, str]] | None = None) -> None:
         """Make the held LP that of `data`, which differs from the base in `changed`."""
@@ -147,7 +153,7 @@ class WarmModel:
             if self.model.data is not self.spec.data:
                 self._hold(self.spec.data, set())
             if isinstance(task, Changes):
-                self.model.set_capacities(*self.licences.numbers_for(task))
+                self.model.set_capacities(*self.limits.numbers_for(task))
             else:
                 self.model.set_licensed_capacity(*task)
             self._moved = set(FAST_COLUMNS)
