@@ -331,9 +331,10 @@ def assert_joint_step_is_a_re_solve(
     plant_rows: list[int],
     column: str,
     step: float = 0.01,
+    objective: str = "priority",
 ) -> str:
     """A Resolver's figure for a step on several rows at once equals a cold re-solve; its method."""
-    model = build_model(data)
+    model = build_model(data, objective)  # type: ignore[arg-type]
     base = model.solve()
     assert base.status is SolveStatus.OPTIMAL
     resolver = Resolver(model, base)
@@ -342,7 +343,7 @@ def assert_joint_step_is_a_re_solve(
         change = resolver.raise_capacity(*rows, fraction=step)
     else:
         change = resolver.raise_approval(*rows, step=step)
-    cold = solve_cold(with_rows_scaled(data, supply_rows, plant_rows, column, step))
+    cold = solve_cold(with_rows_scaled(data, supply_rows, plant_rows, column, step), objective)
     scale = max(1.0, abs(base.objective_value))
     assert change.value == pytest.approx(base.objective_value - cold[0], rel=1e-5, abs=1e-6 * scale)
     assert change.penalty_change == pytest.approx(base.violation - cold[1], abs=1e-6)
@@ -361,8 +362,10 @@ def test_a_step_on_several_limits_at_once_equals_a_cold_re_solve(
     column = choices.draw(st.sampled_from(["capacity", "approval"]))
     # Steps past a basis's range too, where only a re-solve may answer.
     step = choices.draw(st.sampled_from([0.01, 0.1, 0.3, 1.0]))
+    # Fair mode and missed floors too, where every figure is a re-solve.
+    objective = choices.draw(st.sampled_from(["priority", "fair"]))
     assume(supply_rows or plant_rows)
-    assert_joint_step_is_a_re_solve(data, supply_rows, plant_rows, column, step)
+    assert_joint_step_is_a_re_solve(data, supply_rows, plant_rows, column, step, objective)
 
 
 @pytest.mark.slow
