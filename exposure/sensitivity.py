@@ -159,6 +159,7 @@ class Resolver:
             self.grouped[table][[r for g in groups for r in g]] = True
         self.resolves = 0
         self.shortcuts = 0
+        self.kept_answers = 0  # re-solves the basis HiGHS held answered without a run
         self.executor = "serial"
         self._ranging = self._base_ranging()
         # The base's bases, for workers to start from (read before any re-solve moves them).
@@ -256,7 +257,9 @@ class Resolver:
         self.resolves += 1
         self.model.set_capacities(*self.limits.numbers_for(changes))
         try:
-            return self.model.solve_quick()
+            solution = self.model.solve_quick()
+            self.kept_answers += solution.kept_basis
+            return solution
         finally:
             self._restore()
 
@@ -269,13 +272,16 @@ class Resolver:
         if where != "serial":
             self.executor = where  # where any batch went beyond this process
         solved = sum(outcome is not None for outcome in outcomes)
+        kept = sum(outcome is not None and outcome.kept_basis for outcome in outcomes)
         self.resolves += solved
+        self.kept_answers += kept
         LOG.info(
-            "%d of %d re-solves in %.2f s (%s)",
+            "%d of %d re-solves in %.2f s (%s; %d answered by the basis held, without a run)",
             solved,
             len(steps),
             time.perf_counter() - started,
             where,
+            kept,
         )
         return outcomes
 
@@ -340,7 +346,9 @@ class Resolver:
         self.resolves += 1
         self.model.set_balance_rhs(rhs)
         try:
-            return self._effect(self.model.solve_quick(read_built=False))
+            solution = self.model.solve_quick(read_built=False)
+            self.kept_answers += solution.kept_basis
+            return self._effect(solution)
         finally:
             self._restore()
 

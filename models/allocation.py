@@ -35,10 +35,12 @@ import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from models.data import STANDARD, AllocationData
+from models.kept_basis import KeptBasis, LpBounds
 from models.leximin import FairItems, LeximinOutcome, progressive_filling, run_held
 from models.robust import run_highs
 from models.status import SolveStatus
@@ -708,6 +710,7 @@ class QuickSolution:
     built: np.ndarray
     solve_seconds: float
     shortfall_levels: np.ndarray | None = None  # fair mode, per product row
+    kept_basis: bool = False  # answered by the basis HiGHS held, without a run
 
 
 PHASES = ("violation", "max_shortfall_share", "total_cost")
@@ -737,7 +740,17 @@ class AllocationModel:
     build_seconds: float
     handoff_seconds: float
     entries: dict[str, tuple[np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    # The bounds the cost phase's HiGHS object holds now, and its matrix (None: to be read
+    # back from HiGHS, after coefficients moved): what `KeptBasis` checks a step against.
+    bounds: LpBounds | None = None
+    matrix: sp.csc_matrix | None = None
     _last_violation: float = 0.0
+    # The cost phase's optimal basis after the last objective-only re-solve (priority
+    # mode, cost phase alone), while HiGHS still holds its factor; see `solve_quick`.
+    _kept: KeptBasis | None = None
+    _cost_phase_only: bool = False
+    # Re-solves answered by a kept basis without a HiGHS run, and those that ran.
+    kept_answers: int = 0
     # What the last solve did beyond the plain phases: retries ("phase: how") and, in fair
     # mode, the leximin levels and rounds.
     last_retries: list[str] = field(default_factory=list)
@@ -770,12 +783,35 @@ class AllocationModel:
         With `read_built=False` only the objective is read (HiGHS's own, times the scale:
         its offset holds the constant term), and `built` comes back empty: reading the
         whole column vector back costs more than a warm re-solve of a few bounds.
+
+        Objective-only re-solves in priority mode (the "value of" figures): when only
+        bounds moved since the last one and its optimal basis is still optimal with them
+        (`models.kept_basis`), the answer is that basis's objective, without a HiGHS run:
+        what the run would have returned after no simplex iteration (to round-off), at a
+        tenth of its fixed cost. Re-solves that read the built units always run HiGHS, so
+        that scenario tables are the same to the last bit whichever process solves them.
         """
+        started = time.perf_counter()
+        kept = None if read_built else self._kept_solution()
+        if kept is not None:
+            self.kept_answers += 1
+            self.last_retries = []
+            self.last_levels = None
+            return QuickSolution(
+                SolveStatus.OPTIMAL,
+                kept * self.scale,
+                0.0,
+                None,
+                np.empty(0),
+                time.perf_counter() - started,
+                kept_basis=True,
+            )
         status, violation, mu, seconds, _ = self._run_phases(time_limit)
         if not status.ok:
             nan = np.full(len(self.columns["built"]) if read_built else 0, np.nan)
             return QuickSolution(status, math.nan, violation, mu, nan, seconds, self.last_levels)
         if not read_built:
+            self._keep_basis()
             objective = self.highs.getInfo().objective_function_value * self.scale
             return QuickSolution(
                 status, objective, violation, mu, np.empty(0), seconds, self.last_levels
@@ -790,6 +826,23 @@ class AllocationModel:
         )
         return QuickSolution(status, objective, violation, mu, built, seconds, self.last_levels)
 
+    def _keep_basis(self) -> None:
+        """Keep the cost phase's basis after a re-solve in which it alone ran (priority
+        mode: the violation held at 0, or no floors), for the next re-solve to check."""
+        if self.objective != "priority" or not self._cost_phase_only or self.bounds is None:
+            return
+        self._kept = KeptBasis.capture(self.highs, self.bounds)
+
+    def _kept_solution(self) -> float | None:
+        """The objective (HiGHS's scaled units) of the kept basis with the bounds held
+        now, if it is still optimal there; else None."""
+        if self._kept is None or self.bounds is None:
+            return None
+        if self.matrix is None:
+            self.matrix = _matrix_of(self.highs)
+        found = self._kept.solution_at(self.bounds, self.costs["total_cost"], self.matrix)
+        return None if found is None else found[0]
+
     def _run_phases(
         self, time_limit: float | None
     ) -> tuple[SolveStatus, float, float | None, float, int]:
@@ -797,13 +850,17 @@ class AllocationModel:
         deadline = None if time_limit is None else started + time_limit
         phases = list(self.solvers)
         self.last_retries = []
+        self._kept = None  # HiGHS is about to run: the factor it holds will change
+        self._cost_phase_only = phases == ["total_cost"]
         if "violation" in self.solvers and self._last_violation == 0.0:
             # Optimistic: the floors were all met last time, so first try holding the
             # violation at zero and skip its phase; an infeasible cap means they no
             # longer can be, and the phases run in full.
+            self._cost_phase_only = phases[1:] == ["total_cost"]
             outcome = self._run(phases[1:], deadline, started, violation_cap=0.0)
             if outcome[0] is not SolveStatus.INFEASIBLE:
                 return outcome
+        self._cost_phase_only = phases == ["total_cost"]
         outcome = self._run(phases, deadline, started, violation_cap=None)
         if outcome[0].ok:
             self._last_violation = outcome[1]
@@ -889,6 +946,8 @@ class AllocationModel:
         row = int(self.rows["violation_cap"][0])
         for phase in phases:
             self.solvers[phase].changeRowBounds(row, -INF, cap)
+        if "total_cost" in phases and self.bounds is not None:
+            self.bounds.row_lower[row], self.bounds.row_upper[row] = -INF, cap
 
     def set_licensed_capacity(
         self, supply_limit: np.ndarray | None = None, plant_limit: np.ndarray | None = None
@@ -923,6 +982,7 @@ class AllocationModel:
 
     def set_bases(self, bases: Bases) -> None:
         """Start each phase from these bases (`bases()` of a model of the same data)."""
+        self._kept = None
         for phase, col_status, row_status in bases:
             highs = self.solvers.get(phase)
             if highs is None:
@@ -1155,6 +1215,7 @@ class AllocationModel:
         `data` needs other rows or columns.
         """
         structure = self.structure
+        self._kept = None  # costs or coefficients may move: only bound moves are checked
         if changed is not None and changed <= IN_PLACE_COLUMNS:
             numbers = renumber(data, structure, self.numbers, self.objective, changed)
         else:
@@ -1190,6 +1251,7 @@ class AllocationModel:
         ):
             rows, cols, sign = self.entries[name]
             for k in np.flatnonzero(old_coef != new_coef):
+                self.matrix = None  # read back from HiGHS when next needed
                 for highs in self.solvers.values():
                     highs.changeCoeff(int(rows[k]), int(cols[k]), float(sign * new_coef[k]))
         self.numbers = numbers
@@ -1211,6 +1273,9 @@ class AllocationModel:
         upper = new[changed].astype(float)
         for highs in self.solvers.values():
             highs.changeColsBounds(columns.size, columns, lower, upper)
+        if self.bounds is not None:
+            self.bounds.column_lower[columns] = lower
+            self.bounds.column_upper[columns] = upper
 
     def _change_rows(
         self,
@@ -1234,6 +1299,9 @@ class AllocationModel:
             upper_bounds = values if equal else np.full(values.size, INF)
         for highs in self.solvers.values():
             highs.changeRowsBounds(rows.size, rows, lower_bounds, upper_bounds)
+        if self.bounds is not None:
+            self.bounds.row_lower[rows] = lower_bounds
+            self.bounds.row_upper[rows] = upper_bounds
 
     def _total_cost_vector(self) -> np.ndarray:
         n = self.numbers
@@ -1395,7 +1463,22 @@ def build_model(
         handoff_seconds=handed_at - built_at,
     )
     allocation.entries = _coefficient_entries(allocation)
+    allocation.bounds = LpBounds(lower.copy(), upper.copy(), row_lower.copy(), row_upper.copy())
+    allocation.matrix = sp.csc_matrix(
+        (matrix.data.astype(float), matrix.indices, indptr), shape=(len(info.rows), n_cols)
+    )
     return allocation
+
+
+def _matrix_of(highs: highspy.Highs) -> sp.csc_matrix:
+    """The constraint matrix `highs` holds, column-wise."""
+    lp = highs.getLp()
+    a = lp.a_matrix_
+    arrays = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
+    shape = (lp.num_row_, lp.num_col_)
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        return sp.csr_matrix(arrays, shape=shape).tocsc()
+    return sp.csc_matrix(arrays, shape=shape)
 
 
 def _coefficient_entries(model: AllocationModel) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:

@@ -1,0 +1,186 @@
+"""Whether the optimal basis HiGHS holds stays optimal after bounds move, and the solution then.
+
+A warm re-solve after a few bounds move often ends where it started: the basis HiGHS
+holds is still optimal and the simplex does no iteration. HiGHS still spends its fixed
+cost of a run on it (about 16 ms at 100k columns, measured: checking the model and the
+KKT conditions, drawing its random vectors, copying the matrix row-wise), which is
+most of a sensitivity re-solve. This module answers those re-solves without a run.
+
+Bounds do not touch reduced costs, so after any move of bounds an optimal basis stays
+dual feasible, and it stays optimal exactly while its basic solution stays within the
+new bounds. That solution is one solve with HiGHS's own factor of the basis away:
+nonbasic variables follow the bounds they sit at, and the basic ones take up the
+difference. HiGHS pairs row i with a logical column +e_i whose value is minus the row
+activity, so with column moves dx_N and moves dr_N of the activities of nonbasic rows
+
+    B d = -A_N dx_N + dr_N,   and a basic row's activity moves by -d_i.
+
+Where every basic value is inside its bounds (to a margin far below HiGHS's own
+feasibility tolerance), the new solution is x + dx and its objective c'(x + dx): what
+a re-solve from that basis reports after no iteration. Anywhere else (a basic value
+past a bound: the basis must change) the caller runs HiGHS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+BASIC = int(highspy.HighsBasisStatus.kBasic)
+# A basic value may end this far past a bound (relative to the bound, at least 1) and
+# still count as inside: far below HiGHS's own primal feasibility tolerance (1e-7).
+FEASIBILITY_MARGIN = 1e-9
+
+
+@dataclass
+class LpBounds:
+    """The bounds an LP holds now (HiGHS indices), tracked beside it."""
+
+    column_lower: np.ndarray
+    column_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+
+    def copy(self) -> LpBounds:
+        return LpBounds(
+            self.column_lower.copy(),
+            self.column_upper.copy(),
+            self.row_lower.copy(),
+            self.row_upper.copy(),
+        )
+
+
+@dataclass
+class KeptBasis:
+    """An optimal basis HiGHS holds, with the solution and bounds it was optimal for."""
+
+    highs: highspy.Highs
+    objective: float  # HiGHS's objective at that solution (scaled units, offset included)
+    column_value: np.ndarray
+    row_value: np.ndarray
+    bounds: LpBounds  # the bounds the solution was optimal for (a copy)
+    basic_columns: np.ndarray  # HiGHS column index of each basic position (-1: a row)
+    basic_rows: np.ndarray  # HiGHS row index of each basic position (-1: a column)
+
+    @classmethod
+    def capture(
+        cls, highs: highspy.Highs, bounds: LpBounds, column_value: np.ndarray | None = None
+    ) -> KeptBasis | None:
+        """The optimal basis `highs` holds after a run with `bounds`, or None if it has
+        none to keep. `column_value`: the run's column values if already read."""
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        status, basic = highs.getBasicVariables()
+        if status != highspy.HighsStatus.kOk:
+            return None
+        basic = np.asarray(basic, dtype=np.int64)
+        solution = highs.getSolution()
+        if column_value is None:
+            column_value = np.asarray(solution.col_value, dtype=float)
+        return cls(
+            highs=highs,
+            objective=float(highs.getInfo().objective_function_value),
+            column_value=column_value,
+            row_value=np.asarray(solution.row_value, dtype=float),
+            bounds=bounds.copy(),
+            basic_columns=np.where(basic >= 0, basic, -1),
+            basic_rows=np.where(basic < 0, -1 - basic, -1),
+        )
+
+    def solution_at(
+        self, bounds: LpBounds, cost: np.ndarray, matrix: sp.csc_matrix
+    ) -> tuple[float, np.ndarray] | None:
+        """(objective, column values) with `bounds` if this basis stays optimal there;
+        None where it does not (or cannot be shown to): HiGHS must run.
+
+        `cost` and `matrix` are the LP's (unchanged since the capture: the caller's
+        promise). HiGHS must still hold this basis's factor: no run since the capture.
+        """
+        moved_columns = np.flatnonzero(
+            (bounds.column_lower != self.bounds.column_lower)
+            | (bounds.column_upper != self.bounds.column_upper)
+        )
+        moved_rows = np.flatnonzero(
+            (bounds.row_lower != self.bounds.row_lower)
+            | (bounds.row_upper != self.bounds.row_upper)
+        )
+        column_shift = _nonbasic_shift(
+            self.column_value[moved_columns],
+            self.bounds.column_lower[moved_columns],
+            self.bounds.column_upper[moved_columns],
+            bounds.column_lower[moved_columns],
+            bounds.column_upper[moved_columns],
+            np.isin(moved_columns, self.basic_columns),
+        )
+        row_shift = _nonbasic_shift(
+            self.row_value[moved_rows],
+            self.bounds.row_lower[moved_rows],
+            self.bounds.row_upper[moved_rows],
+            bounds.row_lower[moved_rows],
+            bounds.row_upper[moved_rows],
+            np.isin(moved_rows, self.basic_rows),
+        )
+        if column_shift is None or row_shift is None:
+            return None
+        column_value = self.column_value.copy()
+        column_value[moved_columns] += column_shift
+        rhs = np.zeros(self.row_value.size)
+        if column_shift.any():
+            shifted = moved_columns[column_shift != 0]
+            rhs -= matrix[:, shifted] @ column_shift[column_shift != 0]
+        rhs[moved_rows] += row_shift
+        basic_shift = np.zeros(self.basic_columns.size)
+        if rhs.any():
+            status, solved = self.highs.getBasisSolve(rhs)
+            if status != highspy.HighsStatus.kOk:
+                return None
+            basic_shift = np.asarray(solved, dtype=float)
+        is_column = self.basic_columns >= 0
+        columns = self.basic_columns[is_column]
+        rows = self.basic_rows[~is_column]
+        column_value[columns] += basic_shift[is_column]
+        row_value = self.row_value[rows] - basic_shift[~is_column]
+        # Only what moved (a value or its bounds) is checked: the rest is as feasible as
+        # at the capture, which HiGHS accepted.
+        check_columns = (basic_shift[is_column] != 0) | np.isin(columns, moved_columns)
+        check_rows = (basic_shift[~is_column] != 0) | np.isin(rows, moved_rows)
+        at = columns[check_columns]
+        if not _inside(column_value[at], bounds.column_lower[at], bounds.column_upper[at]):
+            return None
+        at = rows[check_rows]
+        if not _inside(row_value[check_rows], bounds.row_lower[at], bounds.row_upper[at]):
+            return None
+        objective = self.objective + float(np.dot(cost, column_value - self.column_value))
+        return objective, column_value
+
+
+def _nonbasic_shift(
+    value: np.ndarray,
+    old_lower: np.ndarray,
+    old_upper: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    basic: np.ndarray,
+) -> np.ndarray | None:
+    """How far each moved variable moves if nonbasic (it follows the bound it sat at;
+    basic ones get 0: the basis solve moves them). None if one cannot follow (its bound
+    went to infinity) or would be left outside its other bound."""
+    at_upper = ~basic & (np.abs(value - old_upper) <= np.abs(value - old_lower))
+    at_lower = ~basic & ~at_upper
+    target = np.where(at_upper, upper, np.where(at_lower, lower, value))
+    if not np.all(np.isfinite(target)):
+        return None
+    nonbasic = ~basic
+    if np.any(target[nonbasic] < lower[nonbasic]) or np.any(target[nonbasic] > upper[nonbasic]):
+        return None
+    return np.where(nonbasic, target - value, 0.0)
+
+
+def _inside(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
+    """Whether every value is within its bounds, up to the margin."""
+    slack_low = FEASIBILITY_MARGIN * np.maximum(1.0, np.abs(lower))
+    slack_high = FEASIBILITY_MARGIN * np.maximum(1.0, np.abs(upper))
+    return bool(np.all(value >= lower - slack_low) and np.all(value <= upper + slack_high))
