@@ -162,6 +162,7 @@ def test_lost_value_never_falls_as_approval_falls(tmp_path: Path):
 def test_sweep_in_two_processes_equals_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # The pool even for work this small (`--jobs 2` alone would keep it in this process).
     monkeypatch.setattr(executors, "pool_pays", lambda *_: True)
+    monkeypatch.setattr(executors, "SOLVE_HERE_WHILE_HELPED", False)
     book, path = book_with(tmp_path)
     values = list(np.linspace(0, 1, 12))
     vary = Vary.parse("Licences:approval_rate:regime=CN")

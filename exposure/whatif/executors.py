@@ -12,9 +12,11 @@ to the base, with only its licensed capacities (or, for a what-if scenario,
 the numbers of its changed tables) moved.
 
 - `SerialExecutor`: this process (no start-up cost).
-- `ProcessExecutor`: `--jobs N` local worker processes (spawned, so HiGHS
-  and Pyomo state is never shared), each sent the spec once. `solve_tasks`
-  starts them only when `pool_pays`: small work stays in this process.
+- `ProcessExecutor`: N local worker processes (spawned, so HiGHS and Pyomo
+  state is never shared), each sent the spec once.
+- `HelpedRun`: what `solve_tasks` does with `--jobs N`: this process solves
+  in order and N - 1 helper processes join in from the back of the list,
+  started only when `pool_pays`: small work stays in this process.
 - `DaskExecutor`: `--scheduler ADDRESS`, an existing Dask distributed
   cluster; the spec is scattered to the workers once, tasks are chunks, and
   Dask re-runs the chunks of a lost worker (each result is stored by its
@@ -207,15 +209,20 @@ def _finished_prefix(results: list[QuickSolution | None]) -> list[QuickSolution]
     return prefix
 
 
-def chunk_size(tasks: int, workers: int) -> int:
-    """Tasks per message: at most CHUNK_SIZE, and at least 4 chunks per worker.
+def chunk_size(tasks: int, workers: int, limit: int | None = CHUNK_SIZE) -> int:
+    """Tasks per message: at most `limit` (None: no limit), and at least 4 chunks per worker.
 
     Big chunks save round trips, but the last ones decide when a run ends: 41 sweep steps
     in chunks of 10 are 5 chunks, 3 for one worker and 2 for the other, so the last 10
     steps run on one worker alone; 4 chunks per worker bound that tail to a quarter of a
-    worker's share (41 steps on 2 workers: chunks of 6).
+    worker's share (41 steps on 2 workers: chunks of 6). With no progress bar to feed,
+    chunks need no limit, and long ones keep neighbouring tasks together: those are often
+    alike, so that the basis a worker holds after one answers the next without a run
+    (`models.kept_basis`; in chunks of 10 on 2 workers, 35% of a sensitivity batch at
+    100k columns were answered so, against 66% in one process).
     """
-    return max(1, min(CHUNK_SIZE, -(-tasks // (4 * max(1, workers)))))
+    size = -(-tasks // (4 * max(1, workers)))
+    return max(1, size if limit is None else min(limit, size))
 
 
 def _chunks(tasks: Sequence[Task], size: int = CHUNK_SIZE) -> list[tuple[int, Sequence[Task]]]:
@@ -295,7 +302,8 @@ class ProcessExecutor:
         pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
         interrupted = stopped = False
         try:
-            for start, chunk in _chunks(tasks, chunk_size(len(tasks), self.jobs)):
+            limit = CHUNK_SIZE if progress else None
+            for start, chunk in _chunks(tasks, chunk_size(len(tasks), self.jobs, limit)):
                 pending[pool.submit(_solve_pool_chunk, list(chunk))] = (start, len(chunk))
             while pending:
                 timeout = None if deadline is None else max(deadline - time.perf_counter(), 0)
@@ -392,26 +400,176 @@ class DaskExecutor:
 # Pyomo, HiGHS and pandas. 1.3-1.4 s of CPU on the benchmark machine (bench/README.md,
 # "Stress on Dask"); rounded up, since a loaded machine stretches it.
 WORKER_START_SECONDS = 2.0
-# The pool must be predicted this much faster than this process before it is started:
-# the estimate takes the probe's solve times as typical, and workers share the cores with
-# whatever else runs.
+# Helpers must be predicted this much faster than this process alone before they are
+# started: the estimate takes recent solve times as typical, and workers share the cores
+# with whatever else runs.
 POOL_MARGIN = 1.5
-PROBE_TASKS = 2  # solved here first: the first is cold, the second is the warm per-task cost
+# Solved here first, timed (the first is cold): at least PROBE_TASKS before helpers are
+# considered, then the pace is looked at again every PACE_CHECK_SECONDS, over the last
+# PACE_WINDOW tasks. Tasks vary a lot: at 100k columns one that the basis held answers
+# takes 2 ms, the next run of HiGHS 40 ms, and a sensitivity batch has its cheap ones
+# first.
+PROBE_TASKS = 2
+PACE_WINDOW = 32
+PACE_CHECK_SECONDS = 0.25
+# Chunks per worker (this process counted) of the tasks left when helpers start, times 4.
+HELPED_CHUNKS = 8
+# Whether this process goes on solving once helpers start. Always, except in tests that
+# must see the helpers do the work (small work would otherwise be done here first).
+SOLVE_HERE_WHILE_HELPED = True
 
 
 def pool_pays(tasks: int, workers: int, start_seconds: float, task_seconds: float) -> bool:
-    """Whether `workers` local processes finish `tasks` sooner than this process.
+    """Whether `workers` processes (this one and helpers) finish `tasks` sooner than this
+    process alone.
 
-    This process: tasks x task_seconds (its model is built and warm). The pool: each
-    worker first starts Python, builds the model and solves cold (start_seconds), then
-    shares the tasks. The pool is chosen only when it is predicted POOL_MARGIN times faster.
+    This process alone: tasks x task_seconds (its model is built and warm). With helpers:
+    this process goes on while each helper starts Python, builds the model and solves
+    once (start_seconds), then all share what is left. Helpers are started only when
+    predicted POOL_MARGIN times faster.
     """
     workers = min(workers, os.cpu_count() or 1, tasks)
     if workers < 2:
         return False
     here = tasks * task_seconds
-    pool = start_seconds + tasks * task_seconds / workers
-    return pool * POOL_MARGIN < here
+    if here <= start_seconds:
+        return False
+    shared = start_seconds + (here - start_seconds) / workers
+    return shared * POOL_MARGIN < here
+
+
+@dataclass
+class _Chunk:
+    start: int
+    size: int
+    future: Future[list[QuickSolution]]
+
+
+class HelpedRun:
+    """Tasks solved in order here, while helper processes, once started, solve chunks
+    from the back of the list; they meet in the middle (a chunk no helper has begun is
+    taken back). The order of tasks here keeps neighbours together, as the kept basis
+    likes (`models.kept_basis`), and this process never waits for helpers to start."""
+
+    def __init__(
+        self,
+        warm: WarmModel,
+        tasks: Sequence[Task],
+        helpers: int,
+        spec: Callable[[], ModelSpec],
+        progress: Progress | None,
+        deadline: float | None,
+    ) -> None:
+        self.warm = warm
+        self.tasks = tasks
+        self.helpers = helpers
+        self.spec = spec
+        self.progress = progress
+        self.deadline = deadline
+        self.results: list[QuickSolution | None] = [None] * len(tasks)
+        self.pool: ProcessPoolExecutor | None = None
+        self.chunks: list[_Chunk] = []  # helpers' chunks, by start (ascending)
+        self.helped = False  # whether any helper's chunk came back
+        self.solve_here = SOLVE_HERE_WHILE_HELPED
+
+    def run(self) -> tuple[list[QuickSolution], bool, str]:
+        """(solutions in task order, interrupted, where): "processes" if helpers solved
+        any, else "serial". Past the deadline or on Ctrl-C, the finished prefix."""
+        interrupted = stopped = False
+        try:
+            stopped = self._solve_here()
+            if not stopped:
+                stopped = self._collect()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if self.pool is not None:
+                finished = not (interrupted or stopped)
+                self.pool.shutdown(wait=finished, cancel_futures=True)
+        where = ProcessExecutor.name if self.helped else SerialExecutor.name
+        if interrupted or stopped:
+            return _finished_prefix(self.results), interrupted, where
+        return [r for r in self.results if r is not None], False, where
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
+    def _solve_here(self) -> bool:
+        """Solve from the front until the tasks left are the helpers'; True if the
+        deadline stopped it."""
+        timings: list[float] = []
+        checked = time.perf_counter()
+        front = 0
+        while front < len(self.tasks):
+            if self._out_of_time():
+                return True
+            if self.chunks and front == self.chunks[0].start:
+                if not self.chunks[0].future.cancel():
+                    return False  # a helper has it, and every chunk after it
+                self.chunks.pop(0)
+            started = time.perf_counter()
+            self.results[front] = self.warm.solve(self.tasks[front])
+            timings.append(time.perf_counter() - started)
+            front += 1
+            if self.progress:
+                self.progress(1)
+            if (
+                self.pool is None
+                and len(timings) >= PROBE_TASKS
+                and (len(timings) == PROBE_TASKS or started - checked >= PACE_CHECK_SECONDS)
+            ):
+                checked = started
+                recent = timings[1:][-PACE_WINDOW:]
+                first = self.warm.first_solve_seconds or timings[0]
+                start = WORKER_START_SECONDS + self.warm.build_seconds + first
+                left = len(self.tasks) - front
+                if pool_pays(left, self.helpers + 1, start, sum(recent) / len(recent)):
+                    self._start_helpers(front)
+                    if not self.solve_here:
+                        return False
+        return False
+
+    def _start_helpers(self, front: int) -> None:
+        """Start the helpers on tasks [front, end), in chunks handed out from the back."""
+        left = len(self.tasks) - front
+        if left < 2:
+            return
+        # Small chunks: one a helper has begun (or has queued: a pool queues one more than
+        # it has workers) cannot be taken back, and this process waits for it at the end.
+        limit = CHUNK_SIZE if self.progress else None
+        size = chunk_size(left, HELPED_CHUNKS * (self.helpers + 1), limit)
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.helpers,
+            mp_context=get_context("spawn"),
+            initializer=_start_pool_worker,
+            initargs=(self.spec(),),
+        )
+        # The front chunk stays here: this process has work while the helpers start.
+        first = front + size if self.solve_here else front
+        starts = list(range(first, len(self.tasks), size))
+        for start in reversed(starts):
+            chunk = list(self.tasks[start : start + size])
+            future = self.pool.submit(_solve_pool_chunk, chunk)
+            self.chunks.append(_Chunk(start, len(chunk), future))
+        self.chunks.sort(key=lambda chunk: chunk.start)
+
+    def _collect(self) -> bool:
+        """Wait for the helpers' chunks; True if the deadline stopped it."""
+        pending = {chunk.future: chunk for chunk in self.chunks}
+        while pending:
+            timeout = None if self.deadline is None else self.deadline - time.perf_counter()
+            if timeout is not None and timeout <= 0:
+                return True
+            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                return True
+            for future in done:
+                chunk = pending.pop(future)
+                self.results[chunk.start : chunk.start + chunk.size] = future.result()
+                self.helped = True
+                if self.progress:
+                    self.progress(chunk.size)
+        return False
 
 
 def solve_tasks(
@@ -424,12 +582,13 @@ def solve_tasks(
 ) -> tuple[list[QuickSolution], bool, str]:
     """Solve tasks where `jobs` and `scheduler` say, in task order: (solutions, interrupted, where).
 
-    With a scheduler, all of them on that Dask cluster. Otherwise the first PROBE_TASKS
-    here on `warm` (this process's model), timed; the rest go to a pool of `jobs` local
-    processes only if `pool_pays` says the pool is faster for them, else they stay here.
-    So `--jobs N` never makes small work slower than `--jobs 1`. `where` names the
-    executor that ran the bulk ("serial", "processes" or "dask"). Past `deadline`
-    (`time.perf_counter()`; local executors only) the solutions finished by then, in order.
+    With a scheduler, all of them on that Dask cluster. Otherwise here on `warm` (this
+    process's model), in order; with `jobs` above 1, `jobs - 1` helper processes join in
+    from the back of the list once `pool_pays` says, from the recent pace here, that
+    they would finish the rest sooner (`HelpedRun`). So `--jobs N` never makes small work
+    slower than `--jobs 1`. `where` names the executor that ran any of them beyond this
+    process ("serial", "processes" or "dask"). Past `deadline` (`time.perf_counter()`;
+    local executors only) the solutions finished by then, in order.
     """
 
     def keyed() -> ModelSpec:  # hashing the tables costs 0.2 s at 100k columns: only to ship
@@ -450,30 +609,11 @@ def solve_tasks(
         finally:
             dask.close()
         return solutions, interrupted, dask.name
-    here = SerialExecutor(warm)
-    if jobs is None or jobs <= 1:
+    helpers = min(jobs or 1, os.cpu_count() or 1) - 1
+    if helpers < 1:
+        here = SerialExecutor(warm)
         return (*here.map(warm.spec, tasks, progress, deadline), here.name)
-    timings: list[float] = []
-    probe: list[QuickSolution] = []
-    try:
-        for task in tasks[:PROBE_TASKS]:
-            started = time.perf_counter()
-            probe.append(warm.solve(task))
-            timings.append(time.perf_counter() - started)
-            if progress:
-                progress(1)
-    except KeyboardInterrupt:
-        return probe, True, here.name
-    rest = tasks[len(probe) :]
-    if not rest:
-        return probe, False, here.name
-    start = WORKER_START_SECONDS + warm.build_seconds + (warm.first_solve_seconds or timings[0])
-    if pool_pays(len(rest), jobs, start, timings[-1]):
-        pool = ProcessExecutor(min(jobs, os.cpu_count() or 1, len(rest)))
-        solutions, interrupted = pool.map(keyed(), rest, progress, deadline)
-        return probe + solutions, interrupted, pool.name
-    solutions, interrupted = here.map(warm.spec, rest, progress, deadline)
-    return probe + solutions, interrupted, here.name
+    return HelpedRun(warm, tasks, helpers, keyed, progress, deadline).run()
 
 
 def executor_for(
