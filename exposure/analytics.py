@@ -23,6 +23,7 @@ from exposure.sensitivity import (
     licence_levers,
     licence_table,
     material_values,
+    relief_steps,
     relief_table,
 )
 from exposure.text import usd
@@ -344,36 +345,45 @@ def compute_exposure(
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }
     resolver = Resolver(model, solution, jobs=jobs) if model is not None else None
-    licences = levers = values = None
-    by_sector = by_product = None
-    if model is not None and resolver is not None:
-        licences = licence_table(model, solution, break_even=break_even, resolver=resolver)
-        levers = licence_levers(model, solution, resolver)
-        values = material_values(model, resolver)
-        by_sector, by_product = licence_dependency(model, solution, resolver)
-    materials = material_table(solution, data, values)
-    relief = relief_table(solution, data, resolver, licences)
-    direct = direct_dependency(solution, data)
-    origins = origin_table(solution, data)
-    exposure = Exposure(
-        products=products,
-        sectors=sector_table(products),
-        supply=supply,
-        plants=plants,
-        materials=materials,
-        binding=binding_summary(relief, soft, list(data.periods), resolver),
-        soft=soft,
-        kpis=kpis,
-        origins=origins,
-        lanes=lane_table(products, supply, plants),
-        variants=solution.variants,
-        concentration=concentration_table(origins),
-        why_short=why_short_table(solution, data, products, materials, relief),
-        licences=licences,
-        licence_levers=levers,
-        dependency_by_sector=_with_direct(by_sector, direct),
-        dependency_by_product=by_product,
-    )
+    try:
+        licences = levers = values = None
+        by_sector = by_product = None
+        if resolver is not None and resolver.helpers is not None:
+            # The Binding and Why short steps go to the helpers now, to be measured while
+            # the licence rows are measured here (the relief rows' steps do not depend on
+            # the licence values the table shows for licensed rows).
+            resolver.hand_out(relief_steps(relief_table(solution, data, None, None), resolver))
+        if model is not None and resolver is not None:
+            licences = licence_table(model, solution, break_even=break_even, resolver=resolver)
+            levers = licence_levers(model, solution, resolver)
+            values = material_values(model, resolver)
+            by_sector, by_product = licence_dependency(model, solution, resolver)
+        materials = material_table(solution, data, values)
+        relief = relief_table(solution, data, resolver, licences)
+        direct = direct_dependency(solution, data)
+        origins = origin_table(solution, data)
+        exposure = Exposure(
+            products=products,
+            sectors=sector_table(products),
+            supply=supply,
+            plants=plants,
+            materials=materials,
+            binding=binding_summary(relief, soft, list(data.periods), resolver),
+            soft=soft,
+            kpis=kpis,
+            origins=origins,
+            lanes=lane_table(products, supply, plants),
+            variants=solution.variants,
+            concentration=concentration_table(origins),
+            why_short=why_short_table(solution, data, products, materials, relief),
+            licences=licences,
+            licence_levers=levers,
+            dependency_by_sector=_with_direct(by_sector, direct),
+            dependency_by_product=by_product,
+        )
+    finally:
+        if resolver is not None:
+            resolver.close()
     exposure.seconds = time.perf_counter() - started
     exposure.resolves = resolver.resolves if resolver is not None else 0
     exposure.resolves_ran = resolver.executor if resolver is not None else "serial"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ import pandas as pd
 
 from exposure import metrics
 from exposure.whatif.changes import Change, Changes, LimitMap
-from exposure.whatif.executors import ModelSpec, WarmModel, solve_tasks
+from exposure.whatif.executors import HelpedRun, Helpers, ModelSpec, WarmModel, solve_tasks
 from models.allocation import AllocationModel, QuickSolution, Solution
 from models.data import ROW_KEYS, AllocationData, join_inputs
 
@@ -53,6 +54,10 @@ BREAK_EVEN_BUDGET_SECONDS: float | None = None
 # marked skipped rather than holding the run up. Licences come first, then materials,
 # dependency and the limits behind Binding and Why short.
 RESOLVE_BUDGET_SECONDS = 300.0
+# With `jobs` above 1, helper processes are started as the Resolver is made (they build
+# the model while the licence rows are measured here) when the base solve took at least
+# this long: below it, starting them costs more than a batch they could share.
+PRESTART_SOLVE_SECONDS = 1.0
 RESOLVE_METHOD = "re-solve of the whole procedure (warm)"
 DUAL_METHOD = "dual, proven equal to the re-solve (priority, no floor missed, step in range)"
 # A step counts as inside the basis's range only with this much room to spare (relative).
@@ -164,6 +169,28 @@ class Resolver:
         self._ranging = self._base_ranging()
         # The base's bases, for workers to start from (read before any re-solve moves them).
         self._bases = model.bases() if jobs is not None and jobs > 1 else None
+        self.helpers: Helpers | None = None
+        # Steps handed to the helpers (`hand_out`), as a list and a set, and their run.
+        self._handed_out: tuple[list[Changes], frozenset[Changes], HelpedRun] | None = None
+        helpers = min(jobs or 1, os.cpu_count() or 1) - 1
+        if helpers > 0 and base.solve_seconds >= PRESTART_SOLVE_SECONDS:
+            self.helpers = Helpers(self._spec(), helpers)
+
+    def close(self) -> None:
+        """Let any helper processes go."""
+        if self.helpers is not None:
+            self.helpers.close()
+            self.helpers = None
+
+    def _spec(self) -> ModelSpec:
+        """What a worker builds: the model of the base tables, from the base's bases."""
+        return ModelSpec(
+            self.model.data,
+            self.model.objective,
+            raise_failures=False,
+            read_built=False,
+            bases=self._bases,
+        )
 
     # ------------------------------------------------------------------ steps
     def approval_step(
@@ -235,6 +262,42 @@ class Resolver:
     def measure_many(self, steps: Sequence[Changes]) -> list[Effect]:
         """The effect of each step, in order: by the duals where provably exact, else by
         re-solves, which run in worker processes when `jobs` allows and that pays."""
+        pending = self._pending(steps)
+        if self._handed_out is not None and not self._handed_out[1].isdisjoint(pending):
+            handed, _, run = self._handed_out
+            self._handed_out = None
+            for changes, outcome in zip(handed, self._solve_all(handed, run), strict=True):
+                self._memo[changes] = self._effect(outcome)
+            pending = [changes for changes in pending if changes not in self._memo]
+        if pending:
+            for changes, outcome in zip(pending, self._solve_all(pending), strict=True):
+                self._memo[changes] = self._effect(outcome)
+        return [self._memo[changes] for changes in steps]
+
+    def hand_out(self, steps: Sequence[Changes]) -> None:
+        """Start measuring `steps` on the helpers now, while this process does other
+        work; the `measure_many` that next needs a re-solve collects them (solving here,
+        from the front, what no helper has begun). Without helpers started ahead, nothing."""
+        if self.helpers is None or self._handed_out is not None:
+            return
+        pending = self._pending(steps)
+        if not pending:
+            return
+        warm = WarmModel(self._spec(), self.model, self.limits)
+        run = HelpedRun(
+            warm,
+            pending,
+            self.helpers.count,
+            self._spec,
+            None,
+            self.started + self.budget_seconds,
+            self.helpers,
+        )
+        run.hand_out()
+        self._handed_out = (pending, frozenset(pending), run)
+
+    def _pending(self, steps: Sequence[Changes]) -> list[Changes]:
+        """The steps (each once) that neither the memo nor the duals answer: re-solves."""
         pending: dict[Changes, None] = {}
         for changes in steps:
             if changes in self._memo or changes in pending:
@@ -247,10 +310,7 @@ class Resolver:
                 self._memo[changes] = found
             else:
                 pending[changes] = None
-        if pending:
-            for changes, outcome in zip(pending, self._solve_all(list(pending)), strict=True):
-                self._memo[changes] = self._effect(outcome)
-        return [self._memo[changes] for changes in steps]
+        return list(pending)
 
     def solve(self, changes: Changes) -> QuickSolution:
         """The re-solved objective, penalty and built units [units] with `changes` applied."""
@@ -263,12 +323,15 @@ class Resolver:
         finally:
             self._restore()
 
-    def _solve_all(self, steps: list[Changes]) -> list[QuickSolution | None]:
-        """Objective-only re-solves of `steps` (None: past the budget), here or in workers."""
-        if time.perf_counter() - self.started > self.budget_seconds:
+    def _solve_all(
+        self, steps: list[Changes], handed: HelpedRun | None = None
+    ) -> list[QuickSolution | None]:
+        """Objective-only re-solves of `steps` (None: past the budget), here or in workers
+        (`handed`: the run `hand_out` started for them)."""
+        if handed is None and time.perf_counter() - self.started > self.budget_seconds:
             return [None] * len(steps)
         started = time.perf_counter()
-        outcomes, where = self._solve_batch(steps)
+        outcomes, where = self._solve_batch(steps, handed)
         if where != "serial":
             self.executor = where  # where any batch went beyond this process
         solved = sum(outcome is not None for outcome in outcomes)
@@ -285,23 +348,25 @@ class Resolver:
         )
         return outcomes
 
-    def _solve_batch(self, steps: list[Changes]) -> tuple[list[QuickSolution | None], str]:
+    def _solve_batch(
+        self, steps: list[Changes], handed: HelpedRun | None = None
+    ) -> tuple[list[QuickSolution | None], str]:
         """Objective-only re-solves of `steps` on the executor `jobs` allows, and its name:
         this process, or workers that build the model and start from the base's bases
         (their first solve a warm one, like the probes timed here). Past the budget only a
         prefix comes back; the rest are None (skipped)."""
-        spec = ModelSpec(
-            self.model.data,
-            self.model.objective,
-            raise_failures=False,
-            read_built=False,
-            bases=self._bases,
-        )
-        warm = WarmModel(spec, self.model, self.limits)
+        warm = WarmModel(self._spec(), self.model, self.limits)
         try:
-            solutions, interrupted, where = solve_tasks(
-                warm, steps, self.jobs, deadline=self.started + self.budget_seconds
-            )
+            if handed is not None:
+                solutions, interrupted, where = handed.run()
+            else:
+                solutions, interrupted, where = solve_tasks(
+                    warm,
+                    steps,
+                    self.jobs,
+                    deadline=self.started + self.budget_seconds,
+                    helpers=self.helpers,
+                )
         finally:
             self._restore()
         if interrupted:
@@ -1116,21 +1181,9 @@ def relief_table(
     table = pd.DataFrame(rows, columns=RELIEF_COLUMNS)
     if resolver is None or table.empty:
         return table
-    # +1% of each capacity at its limit, and every limit relieved in all its binding
-    # periods at once (the Binding sheet's steps), measured in one batch: one pool of
-    # workers for all of them when that pays.
     single = np.flatnonzero(table["constraint"].to_numpy() != "licence")
-    empty = np.zeros(0, dtype=int)
-    steps = [
-        resolver.capacity_step(np.array([position]), empty)
-        if kind == "supply"
-        else resolver.capacity_step(empty, np.array([position]))
-        for kind, position in zip(
-            table["kind"].to_numpy()[single], table["position"].to_numpy(int)[single], strict=True
-        )
-    ]
-    effects = resolver.measure_many(steps + [step for _, _, step in binding_steps(table, resolver)])
-    measured = effects[: len(steps)]
+    steps = relief_steps(table, resolver)
+    measured = resolver.measure_many(steps)[: len(single)]
     values = table["value_of_relief"].to_numpy(float, copy=True)
     penalties = table["penalty_change_relief"].to_numpy(float, copy=True)
     methods = table["value_method"].to_numpy(object, copy=True)
@@ -1141,6 +1194,23 @@ def relief_table(
     table["penalty_change_relief"] = penalties
     table["value_method"] = methods
     return table
+
+
+def relief_steps(relief: pd.DataFrame, resolver: Resolver) -> list[Changes]:
+    """What `relief_table` measures for its rows `relief`, in one batch: +1% of each
+    capacity at its limit that is not a licence's (in row order), then every limit
+    relieved in all its binding periods at once (the Binding sheet's steps)."""
+    single = np.flatnonzero(relief["constraint"].to_numpy() != "licence")
+    empty = np.zeros(0, dtype=int)
+    steps = [
+        resolver.capacity_step(np.array([position]), empty)
+        if kind == "supply"
+        else resolver.capacity_step(empty, np.array([position]))
+        for kind, position in zip(
+            relief["kind"].to_numpy()[single], relief["position"].to_numpy(int)[single], strict=True
+        )
+    ]
+    return steps + [step for _, _, step in binding_steps(relief, resolver)]
 
 
 def binding_steps(

@@ -25,10 +25,12 @@ the numbers of its changed tables) moved.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import signal
+import tempfile
 import threading
 import time
 import uuid
@@ -265,10 +267,57 @@ class SerialExecutor:
 _POOL_SPEC: list[ModelSpec] = []
 
 
-def _start_pool_worker(spec: ModelSpec) -> None:
+def _start_pool_worker(spec: ModelSpec | str) -> None:
+    """A worker's start: the spec, or the path of a file that holds it pickled (sent that
+    way, the parent need not wait while the worker imports what unpickling it needs)."""
     # Ctrl-C is handled once, by the parent, which keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if isinstance(spec, str):
+        with open(spec, "rb") as held:
+            spec = pickle.load(held)  # written by this process's parent, just now
+    assert isinstance(spec, ModelSpec)
     _POOL_SPEC[:] = [spec]
+
+
+def _warm_up_pool_worker() -> None:
+    """Build this worker's model and solve it once, from the spec's bases."""
+    warm_model(_POOL_SPEC[0]).model.solve_quick(read_built=False)
+
+
+def _spec_file(spec: ModelSpec) -> str:
+    """`spec` pickled into a private temporary file (the caller removes it)."""
+    handle, path = tempfile.mkstemp(prefix="exposure-spec-", suffix=".pickle")
+    with os.fdopen(handle, "wb") as held:
+        pickle.dump(spec, held, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+class Helpers:
+    """Helper processes started ahead of the work they will share: each builds the model
+    of `spec` and solves it once while this process does other things (a Resolver's
+    licence rows, say), so that they help from a batch's first task (`HelpedRun`)."""
+
+    def __init__(self, spec: ModelSpec, count: int) -> None:
+        self.count = count
+        self._path = _spec_file(spec)
+        self.pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=get_context("spawn"),
+            initializer=_start_pool_worker,
+            initargs=(self._path,),
+        )
+        self._ready = [self.pool.submit(_warm_up_pool_worker) for _ in range(count)]
+
+    @property
+    def ready(self) -> bool:
+        """Whether every helper has built its model and solved it once."""
+        return all(future.done() for future in self._ready)
+
+    def close(self) -> None:
+        """Let the helpers go (what they are still solving is dropped)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(OSError):
+            os.remove(self._path)
 
 
 def _solve_pool_chunk(chunk: Sequence[Task]) -> list[QuickSolution]:
@@ -459,15 +508,18 @@ class HelpedRun:
         spec: Callable[[], ModelSpec],
         progress: Progress | None,
         deadline: float | None,
+        started: Helpers | None = None,
     ) -> None:
         self.warm = warm
         self.tasks = tasks
-        self.helpers = helpers
+        self.helpers = helpers if started is None else started.count
+        self.started = started  # helpers started ahead (kept running after this run)
         self.spec = spec
         self.progress = progress
         self.deadline = deadline
         self.results: list[QuickSolution | None] = [None] * len(tasks)
         self.pool: ProcessPoolExecutor | None = None
+        self._path = ""  # the spec file of a pool started here
         self.chunks: list[_Chunk] = []  # helpers' chunks, by start (ascending)
         self.helped = False  # whether any helper's chunk came back
         self.solve_here = SOLVE_HERE_WHILE_HELPED
@@ -483,9 +535,14 @@ class HelpedRun:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            if self.pool is not None:
+            if self.started is not None:
+                for chunk in self.chunks:  # what is left of this run in the shared pool
+                    chunk.future.cancel()
+            elif self.pool is not None:
                 finished = not (interrupted or stopped)
                 self.pool.shutdown(wait=finished, cancel_futures=True)
+                with contextlib.suppress(OSError):
+                    os.remove(self._path)
         where = ProcessExecutor.name if self.helped else SerialExecutor.name
         if interrupted or stopped:
             return _finished_prefix(self.results), interrupted, where
@@ -522,6 +579,8 @@ class HelpedRun:
                 recent = timings[1:][-PACE_WINDOW:]
                 first = self.warm.first_solve_seconds or timings[0]
                 start = WORKER_START_SECONDS + self.warm.build_seconds + first
+                if self.started is not None and self.started.ready:
+                    start = 0.0
                 left = len(self.tasks) - front
                 if pool_pays(left, self.helpers + 1, start, sum(recent) / len(recent)):
                     self._start_helpers(front)
@@ -529,8 +588,16 @@ class HelpedRun:
                         return False
         return False
 
-    def _start_helpers(self, front: int) -> None:
-        """Start the helpers on tasks [front, end), in chunks handed out from the back."""
+    def hand_out(self) -> None:
+        """Give every task to the helpers now, from the back; `run` later solves here
+        from the front whatever no helper has begun by then. Needs helpers started ahead."""
+        if self.started is None:
+            raise ValueError("hand_out needs helpers started ahead (Helpers)")
+        self._start_helpers(0, keep_first=False)
+
+    def _start_helpers(self, front: int, keep_first: bool = True) -> None:
+        """Start the helpers on tasks [front, end), in chunks handed out from the back;
+        with `keep_first`, the first chunk stays here (work while the helpers start)."""
         left = len(self.tasks) - front
         if left < 2:
             return
@@ -538,14 +605,17 @@ class HelpedRun:
         # it has workers) cannot be taken back, and this process waits for it at the end.
         limit = CHUNK_SIZE if self.progress else None
         size = chunk_size(left, HELPED_CHUNKS * (self.helpers + 1), limit)
-        self.pool = ProcessPoolExecutor(
-            max_workers=self.helpers,
-            mp_context=get_context("spawn"),
-            initializer=_start_pool_worker,
-            initargs=(self.spec(),),
-        )
-        # The front chunk stays here: this process has work while the helpers start.
-        first = front + size if self.solve_here else front
+        if self.started is not None:
+            self.pool = self.started.pool
+        else:
+            self._path = _spec_file(self.spec())
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.helpers,
+                mp_context=get_context("spawn"),
+                initializer=_start_pool_worker,
+                initargs=(self._path,),
+            )
+        first = front + size if keep_first and self.solve_here else front
         starts = list(range(first, len(self.tasks), size))
         for start in reversed(starts):
             chunk = list(self.tasks[start : start + size])
@@ -579,6 +649,7 @@ def solve_tasks(
     scheduler: str | None = None,
     progress: Progress | None = None,
     deadline: float | None = None,
+    helpers: Helpers | None = None,
 ) -> tuple[list[QuickSolution], bool, str]:
     """Solve tasks where `jobs` and `scheduler` say, in task order: (solutions, interrupted, where).
 
@@ -586,7 +657,8 @@ def solve_tasks(
     process's model), in order; with `jobs` above 1, `jobs - 1` helper processes join in
     from the back of the list once `pool_pays` says, from the recent pace here, that
     they would finish the rest sooner (`HelpedRun`). So `--jobs N` never makes small work
-    slower than `--jobs 1`. `where` names the executor that ran any of them beyond this
+    slower than `--jobs 1`. `helpers`: ones started ahead for `warm.spec` (`Helpers`), to
+    use instead of starting new ones. `where` names the executor that ran any of them beyond this
     process ("serial", "processes" or "dask"). Past `deadline` (`time.perf_counter()`;
     local executors only) the solutions finished by then, in order.
     """
@@ -609,11 +681,11 @@ def solve_tasks(
         finally:
             dask.close()
         return solutions, interrupted, dask.name
-    helpers = min(jobs or 1, os.cpu_count() or 1) - 1
-    if helpers < 1:
+    count = min(jobs or 1, os.cpu_count() or 1) - 1
+    if count < 1 and helpers is None:
         here = SerialExecutor(warm)
         return (*here.map(warm.spec, tasks, progress, deadline), here.name)
-    return HelpedRun(warm, tasks, helpers, keyed, progress, deadline).run()
+    return HelpedRun(warm, tasks, count, keyed, progress, deadline, helpers).run()
 
 
 def executor_for(
