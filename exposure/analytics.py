@@ -348,18 +348,22 @@ def compute_exposure(
     try:
         licences = levers = values = None
         by_sector = by_product = None
+        steps = None
         if resolver is not None and resolver.helpers is not None:
             # The Binding and Why short steps go to the helpers now, to be measured while
             # the licence rows are measured here (the relief rows' steps do not depend on
             # the licence values the table shows for licensed rows).
-            resolver.hand_out(relief_steps(relief_table(solution, data, None, None), resolver))
+            steps = relief_steps(relief_table(solution, data, None, None), resolver)
+            resolver.hand_out(steps)
         if model is not None and resolver is not None:
             licences = licence_table(model, solution, break_even=break_even, resolver=resolver)
-            levers = licence_levers(model, solution, resolver)
             values = material_values(model, resolver)
             by_sector, by_product = licence_dependency(model, solution, resolver)
+            # Last: the levers' steps (a Licences row over its periods) are among the
+            # Binding sheet's, so measuring them collects the helpers' batch.
+            levers = licence_levers(model, solution, resolver)
         materials = material_table(solution, data, values)
-        relief = relief_table(solution, data, resolver, licences)
+        relief = relief_table(solution, data, resolver, licences, steps)
         direct = direct_dependency(solution, data)
         origins = origin_table(solution, data)
         exposure = Exposure(

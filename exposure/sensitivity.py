@@ -464,6 +464,8 @@ class Resolver:
             ("plants", plant_capacity, plant_approval, self.plant_limit, "make"),
         ):
             at = rows[table]
+            if not at.size:
+                continue
             base_capacity = self.base_numbers[0 if table == "supply" else 2][at]
             if np.any(self.grouped[table][at] & (capacity != base_capacity)):
                 return none
@@ -472,6 +474,8 @@ class Resolver:
             columns.append(np.asarray(self.model.columns[column], dtype=int)[at[moved]])
             old.append(base_limit[at[moved]])
             new.append(limit[moved])
+        if not columns:
+            return none
         return np.concatenate(columns), np.concatenate(old), np.concatenate(new)
 
     def _shortcut_columns(
@@ -1094,6 +1098,7 @@ def relief_table(
     data: AllocationData,
     resolver: Resolver | None,
     licences: pd.DataFrame | None,
+    steps: list[Changes] | None = None,
 ) -> pd.DataFrame:
     """Every supply and plant row at its limit, with the value of relieving that limit.
 
@@ -1182,7 +1187,8 @@ def relief_table(
     if resolver is None or table.empty:
         return table
     single = np.flatnonzero(table["constraint"].to_numpy() != "licence")
-    steps = relief_steps(table, resolver)
+    if steps is None:  # else the caller's `relief_steps` of these same rows
+        steps = relief_steps(table, resolver)
     measured = resolver.measure_many(steps)[: len(single)]
     values = table["value_of_relief"].to_numpy(float, copy=True)
     penalties = table["penalty_change_relief"].to_numpy(float, copy=True)
