@@ -273,15 +273,22 @@ def _start_pool_worker(spec: ModelSpec | str) -> None:
     # Ctrl-C is handled once, by the parent, which keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if isinstance(spec, str):
-        with open(spec, "rb") as held:
-            spec = pickle.load(held)  # written by this process's parent, just now
+        try:
+            with open(spec, "rb") as held:
+                spec = pickle.load(held)  # written by this process's parent, just now
+        except FileNotFoundError:
+            # The parent let the pool go before this worker started (a short or stopped
+            # run) and removed the file: nothing will be asked of this worker.
+            _POOL_SPEC[:] = []
+            return
     assert isinstance(spec, ModelSpec)
     _POOL_SPEC[:] = [spec]
 
 
 def _warm_up_pool_worker() -> None:
     """Build this worker's model and solve it once, from the spec's bases."""
-    warm_model(_POOL_SPEC[0]).model.solve_quick(read_built=False)
+    if _POOL_SPEC:
+        warm_model(_POOL_SPEC[0]).model.solve_quick(read_built=False)
 
 
 def _spec_file(spec: ModelSpec) -> str:
