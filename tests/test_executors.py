@@ -216,6 +216,40 @@ def test_helpers_joining_from_the_back_give_the_serial_answers_in_order(
     )
 
 
+def test_a_chunk_whose_helper_died_is_solved_here(scenario_book: Path):
+    """A helper's pool that broke (a worker killed or out of memory) loses nothing: every
+    chunk it held is solved in this process, once, in order."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class BrokenPool:
+        def submit(self, *_: object) -> Future:
+            future: Future = Future()
+            future.set_running_or_notify_cancel()  # begun: cannot be taken back
+            future.set_exception(BrokenProcessPool("a worker died"))
+            return future
+
+    class Started:
+        count = 1
+        ready = True
+        pool = BrokenPool()
+
+    book = load_valid_workbook(scenario_book)
+    engine = Engine(book, "priority")
+    supply_limit, plant_limit = LimitMap.of(engine.base).limits_for_rates({})
+    tasks = [(supply_limit * f, plant_limit * f) for f in np.linspace(0.5, 1.5, 40)]
+    run = executors.HelpedRun(engine.warm, tasks, 1, lambda: engine.warm.spec, None, None)
+    run.started = Started()  # type: ignore[assignment]
+    run.hand_out()
+    assert run.chunks  # all of them the broken pool's
+    solutions, interrupted, where = run.run()
+    serial, _, _ = executors.solve_tasks(engine.warm, tasks, jobs=1)
+    assert not interrupted and where == "serial" and len(solutions) == len(tasks)
+    assert [s.objective_value for s in solutions] == pytest.approx(
+        [s.objective_value for s in serial], rel=1e-9
+    )
+
+
 def test_the_pool_is_started_only_when_it_is_predicted_faster(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(executors.os, "cpu_count", lambda: 2)
     # 100k columns, measured (bench/README.md): a worker needs about 16 s before its first

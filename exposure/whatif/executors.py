@@ -35,7 +35,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    CancelledError,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -642,8 +649,15 @@ class HelpedRun:
                 return True
             for future in done:
                 chunk = pending.pop(future)
-                self.results[chunk.start : chunk.start + chunk.size] = future.result()
-                self.helped = True
+                try:
+                    solved = future.result()
+                    self.helped = True
+                except (BrokenExecutor, CancelledError, OSError):
+                    # A helper died (killed, out of memory) or its pool broke: its chunk is
+                    # solved here, so nothing is lost and nothing reported twice.
+                    tasks = self.tasks[chunk.start : chunk.start + chunk.size]
+                    solved = [self.warm.solve(task) for task in tasks]
+                self.results[chunk.start : chunk.start + chunk.size] = solved
                 if self.progress:
                     self.progress(chunk.size)
         return False
