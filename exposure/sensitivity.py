@@ -355,13 +355,12 @@ class Resolver:
         this process, or workers that build the model and start from the base's bases
         (their first solve a warm one, like the probes timed here). Past the budget only a
         prefix comes back; the rest are None (skipped)."""
-        warm = WarmModel(self._spec(), self.model, self.limits)
         try:
             if handed is not None:
                 solutions, interrupted, where = handed.run()
             else:
                 solutions, interrupted, where = solve_tasks(
-                    warm,
+                    WarmModel(self._spec(), self.model, self.limits),
                     steps,
                     self.jobs,
                     deadline=self.started + self.budget_seconds,

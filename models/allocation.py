@@ -752,7 +752,7 @@ class AllocationModel:
     # mode, cost phase alone), while HiGHS still holds its factor; see `solve_quick`.
     _kept: KeptBasis | None = None
     _cost_phase_only: bool = False
-    # Re-solves answered by a kept basis without a HiGHS run, and those that ran.
+    # Objective-only re-solves answered by a kept basis, without a HiGHS run.
     kept_answers: int = 0
     # What the last solve did beyond the plain phases: retries ("phase: how") and, in fair
     # mode, the leximin levels and rounds.
@@ -843,8 +843,7 @@ class AllocationModel:
             return None
         if self.matrix is None:
             self.matrix = _matrix_of(self.highs)
-        found = self._kept.solution_at(self.bounds, self.costs["total_cost"], self.matrix)
-        return None if found is None else found[0]
+        return self._kept.objective_at(self.bounds, self.costs["total_cost"], self.matrix)
 
     def _run_phases(
         self, time_limit: float | None
@@ -854,7 +853,6 @@ class AllocationModel:
         phases = list(self.solvers)
         self.last_retries = []
         self._kept = None  # HiGHS is about to run: the factor it holds will change
-        self._cost_phase_only = phases == ["total_cost"]
         if "violation" in self.solvers and self._last_violation == 0.0:
             # Optimistic: the floors were all met last time, so first try holding the
             # violation at zero and skip its phase; an infeasible cap means they no

@@ -62,15 +62,14 @@ class KeptBasis:
     column_value: np.ndarray
     row_value: np.ndarray
     bounds: LpBounds  # the bounds the solution was optimal for (a copy)
-    basic_columns: np.ndarray  # HiGHS column index of each basic position (-1: a row)
-    basic_rows: np.ndarray  # HiGHS row index of each basic position (-1: a column)
+    basic_is_column: np.ndarray  # per basic position (HiGHS's order): a column, or a row
+    basic_columns: np.ndarray  # HiGHS columns of the positions that are columns, in order
+    basic_rows: np.ndarray  # HiGHS rows of the other positions, in order
 
     @classmethod
-    def capture(
-        cls, highs: highspy.Highs, bounds: LpBounds, column_value: np.ndarray | None = None
-    ) -> KeptBasis | None:
+    def capture(cls, highs: highspy.Highs, bounds: LpBounds) -> KeptBasis | None:
         """The optimal basis `highs` holds after a run with `bounds`, or None if it has
-        none to keep. `column_value`: the run's column values if already read."""
+        none to keep."""
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         status, basic = highs.getBasicVariables()
@@ -78,23 +77,22 @@ class KeptBasis:
             return None
         basic = np.asarray(basic, dtype=np.int64)
         solution = highs.getSolution()
-        if column_value is None:
-            column_value = np.asarray(solution.col_value, dtype=float)
         return cls(
             highs=highs,
             objective=float(highs.getInfo().objective_function_value),
-            column_value=column_value,
+            column_value=np.asarray(solution.col_value, dtype=float),
             row_value=np.asarray(solution.row_value, dtype=float),
             bounds=bounds.copy(),
-            basic_columns=np.where(basic >= 0, basic, -1),
-            basic_rows=np.where(basic < 0, -1 - basic, -1),
+            basic_is_column=basic >= 0,
+            basic_columns=basic[basic >= 0],
+            basic_rows=-1 - basic[basic < 0],
         )
 
-    def solution_at(
+    def objective_at(
         self, bounds: LpBounds, cost: np.ndarray, matrix: sp.csc_matrix
-    ) -> tuple[float, np.ndarray] | None:
-        """(objective, column values) with `bounds` if this basis stays optimal there;
-        None where it does not (or cannot be shown to): HiGHS must run.
+    ) -> float | None:
+        """The objective with `bounds` if this basis stays optimal there; None where it
+        does not (or cannot be shown to): HiGHS must run.
 
         `cost` and `matrix` are the LP's (unchanged since the capture: the caller's
         promise). HiGHS must still hold this basis's factor: no run since the capture.
@@ -125,36 +123,38 @@ class KeptBasis:
         )
         if column_shift is None or row_shift is None:
             return None
-        column_value = self.column_value.copy()
-        column_value[moved_columns] += column_shift
         rhs = np.zeros(self.row_value.size)
         if column_shift.any():
             shifted = moved_columns[column_shift != 0]
             rhs -= matrix[:, shifted] @ column_shift[column_shift != 0]
         rhs[moved_rows] += row_shift
-        basic_shift = np.zeros(self.basic_columns.size)
+        basic_shift = np.zeros(self.basic_is_column.size)
         if rhs.any():
             status, solved = self.highs.getBasisSolve(rhs)
             if status != highspy.HighsStatus.kOk:
                 return None
             basic_shift = np.asarray(solved, dtype=float)
-        is_column = self.basic_columns >= 0
-        columns = self.basic_columns[is_column]
-        rows = self.basic_rows[~is_column]
-        column_value[columns] += basic_shift[is_column]
-        row_value = self.row_value[rows] - basic_shift[~is_column]
+        columns, rows = self.basic_columns, self.basic_rows
+        column_moves = basic_shift[self.basic_is_column]
+        row_moves = -basic_shift[~self.basic_is_column]
         # Only what moved (a value or its bounds) is checked: the rest is as feasible as
         # at the capture, which HiGHS accepted.
-        check_columns = (basic_shift[is_column] != 0) | np.isin(columns, moved_columns)
-        check_rows = (basic_shift[~is_column] != 0) | np.isin(rows, moved_rows)
-        at = columns[check_columns]
-        if not _inside(column_value[at], bounds.column_lower[at], bounds.column_upper[at]):
+        check = (column_moves != 0) | np.isin(columns, moved_columns)
+        at = columns[check]
+        value = self.column_value[at] + column_moves[check]
+        if not _inside(value, bounds.column_lower[at], bounds.column_upper[at]):
             return None
-        at = rows[check_rows]
-        if not _inside(row_value[check_rows], bounds.row_lower[at], bounds.row_upper[at]):
+        check = (row_moves != 0) | np.isin(rows, moved_rows)
+        at = rows[check]
+        value = self.row_value[at] + row_moves[check]
+        if not _inside(value, bounds.row_lower[at], bounds.row_upper[at]):
             return None
-        objective = self.objective + float(np.dot(cost, column_value - self.column_value))
-        return objective, column_value
+        # Basic and moved nonbasic columns are apart: each term counts one move once.
+        return (
+            self.objective
+            + float(np.dot(cost[moved_columns], column_shift))
+            + float(np.dot(cost[columns], column_moves))
+        )
 
 
 def _nonbasic_shift(

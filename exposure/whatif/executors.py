@@ -274,21 +274,19 @@ class SerialExecutor:
 _POOL_SPEC: list[ModelSpec] = []
 
 
-def _start_pool_worker(spec: ModelSpec | str) -> None:
-    """A worker's start: the spec, or the path of a file that holds it pickled (sent that
+def _start_pool_worker(path: str) -> None:
+    """A worker's start: the spec, read from the file that holds it pickled (sent that
     way, the parent need not wait while the worker imports what unpickling it needs)."""
     # Ctrl-C is handled once, by the parent, which keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if isinstance(spec, str):
-        try:
-            with open(spec, "rb") as held:
-                spec = pickle.load(held)  # written by this process's parent, just now
-        except FileNotFoundError:
-            # The parent let the pool go before this worker started (a short or stopped
-            # run) and removed the file: nothing will be asked of this worker.
-            _POOL_SPEC[:] = []
-            return
-    assert isinstance(spec, ModelSpec)
+    try:
+        with open(path, "rb") as held:
+            spec = pickle.load(held)  # written by this process's parent, just now
+    except FileNotFoundError:
+        # The parent let the pool go before this worker started (a short or stopped run)
+        # and removed the file: nothing will be asked of this worker.
+        _POOL_SPEC[:] = []
+        return
     _POOL_SPEC[:] = [spec]
 
 
@@ -307,11 +305,15 @@ def _spec_file(spec: ModelSpec) -> str:
 
 
 class Helpers:
-    """Helper processes started ahead of the work they will share: each builds the model
-    of `spec` and solves it once while this process does other things (a Resolver's
-    licence rows, say), so that they help from a batch's first task (`HelpedRun`)."""
+    """`count` local worker processes (spawned, so HiGHS and Pyomo state is never
+    shared) for the model of `spec`, each sent the spec once, as a file.
 
-    def __init__(self, spec: ModelSpec, count: int) -> None:
+    With `warm_up`, they are started ahead of the work they will share: each builds the
+    model and solves it once while this process does other things (a Resolver's licence
+    rows, say), so that they help from a batch's first task (`HelpedRun`).
+    """
+
+    def __init__(self, spec: ModelSpec, count: int, *, warm_up: bool = True) -> None:
         self.count = count
         self._path = _spec_file(spec)
         self.pool = ProcessPoolExecutor(
@@ -320,16 +322,19 @@ class Helpers:
             initializer=_start_pool_worker,
             initargs=(self._path,),
         )
-        self._ready = [self.pool.submit(_warm_up_pool_worker) for _ in range(count)]
+        self._ready = [
+            self.pool.submit(_warm_up_pool_worker) for _ in range(count if warm_up else 0)
+        ]
 
     @property
     def ready(self) -> bool:
         """Whether every helper has built its model and solved it once."""
         return all(future.done() for future in self._ready)
 
-    def close(self) -> None:
-        """Let the helpers go (what they are still solving is dropped)."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        """Let the helpers go: what they have not begun is dropped; with `wait`, what
+        they are solving is finished first."""
+        self.pool.shutdown(wait=wait, cancel_futures=True)
         with contextlib.suppress(OSError):
             os.remove(self._path)
 
@@ -356,12 +361,8 @@ class ProcessExecutor:
         """Solutions in task order and whether Ctrl-C stopped them; past `deadline`
         (`time.perf_counter()`), the finished prefix only, and the workers are let go."""
         results: list[QuickSolution | None] = [None] * len(tasks)
-        pool = ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=get_context("spawn"),
-            initializer=_start_pool_worker,
-            initargs=(spec,),
-        )
+        workers = Helpers(spec, self.jobs, warm_up=False)
+        pool = workers.pool
         pending: dict[Future[list[QuickSolution]], tuple[int, int]] = {}
         interrupted = stopped = False
         try:
@@ -386,7 +387,7 @@ class ProcessExecutor:
             for future in pending:
                 future.cancel()
         finally:
-            pool.shutdown(wait=not (interrupted or stopped), cancel_futures=True)
+            workers.close(wait=not (interrupted or stopped))
         if interrupted or stopped:
             return _finished_prefix(results), interrupted
         return [r for r in results if r is not None], False
@@ -528,12 +529,12 @@ class HelpedRun:
         self.tasks = tasks
         self.helpers = helpers if started is None else started.count
         self.started = started  # helpers started ahead (kept running after this run)
+        self.own: Helpers | None = None  # helpers started by this run (let go after it)
         self.spec = spec
         self.progress = progress
         self.deadline = deadline
         self.results: list[QuickSolution | None] = [None] * len(tasks)
         self.pool: ProcessPoolExecutor | None = None
-        self._path = ""  # the spec file of a pool started here
         self.chunks: list[_Chunk] = []  # helpers' chunks, by start (ascending)
         self.helped = False  # whether any helper's chunk came back
         self.solve_here = SOLVE_HERE_WHILE_HELPED
@@ -549,14 +550,10 @@ class HelpedRun:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            if self.started is not None:
-                for chunk in self.chunks:  # what is left of this run in the shared pool
-                    chunk.future.cancel()
-            elif self.pool is not None:
-                finished = not (interrupted or stopped)
-                self.pool.shutdown(wait=finished, cancel_futures=True)
-                with contextlib.suppress(OSError):
-                    os.remove(self._path)
+            if self.own is not None:
+                self.own.close(wait=not (interrupted or stopped))
+            for chunk in self.chunks:  # what is left of this run in a shared pool
+                chunk.future.cancel()
         where = ProcessExecutor.name if self.helped else SerialExecutor.name
         if interrupted or stopped:
             return _finished_prefix(self.results), interrupted, where
@@ -619,16 +616,10 @@ class HelpedRun:
         # it has workers) cannot be taken back, and this process waits for it at the end.
         limit = CHUNK_SIZE if self.progress else None
         size = chunk_size(left, HELPED_CHUNKS * (self.helpers + 1), limit)
-        if self.started is not None:
-            self.pool = self.started.pool
-        else:
-            self._path = _spec_file(self.spec())
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.helpers,
-                mp_context=get_context("spawn"),
-                initializer=_start_pool_worker,
-                initargs=(self._path,),
-            )
+        helpers = self.started
+        if helpers is None:
+            helpers = self.own = Helpers(self.spec(), self.helpers, warm_up=False)
+        self.pool = helpers.pool
         first = front + size if keep_first and self.solve_here else front
         starts = list(range(first, len(self.tasks), size))
         for start in reversed(starts):
