@@ -154,6 +154,11 @@ class Resolver:
             table: list(zip(*(frame[k] for k in ROW_KEYS[table]), strict=True))
             for table, frame in (("supply", data.supply), ("plants", data.plants))
         }
+        # One `Change` per capacity step of a key (and one match per row key), shared by
+        # every step that names it: the single-row steps and the Binding sheet's steps
+        # name the same keys, and the memo keeps all of them to the end of the run.
+        self._capacity_changes: dict[tuple[str, tuple, float], Change] = {}
+        self._row_matches: dict[tuple[str, int], tuple[tuple[str, tuple], ...]] = {}
         # Rows whose capacity lanes share (a row of the LP, not a column bound).
         self.grouped = {}
         for table, frame, groups in (
@@ -219,27 +224,30 @@ class Resolver:
         """
         items = []
         for table, rows in (("supply", supply_rows), ("plants", plant_rows)):
-            shared = ROW_KEYS[table][:-1]  # the key without the lane
             keys = dict.fromkeys(
                 self.row_keys[table][row][:-1] for row in np.asarray(rows, dtype=int).tolist()
             )
-            items += [
-                Change(
-                    table,
-                    "capacity",
-                    tuple((column, (value,)) for column, value in zip(shared, key, strict=True)),
-                    "scale",
-                    1 + fraction,
-                )
-                for key in keys
-            ]
+            items += [self._capacity_change(table, key, fraction) for key in keys]
         return Changes(tuple(items))
+
+    def _capacity_change(self, table: str, key: tuple, fraction: float) -> Change:
+        """+`fraction` of the capacity of `key` (a row key without the lane), made once."""
+        change = self._capacity_changes.get((table, key, fraction))
+        if change is None:
+            shared = ROW_KEYS[table][:-1]
+            match = tuple((column, (value,)) for column, value in zip(shared, key, strict=True))
+            change = Change(table, "capacity", match, "scale", 1 + fraction)
+            self._capacity_changes[table, key, fraction] = change
+        return change
 
     def _row_change(
         self, table: str, row: int, column: str, operation: str, value: float
     ) -> Change:
-        key = self.row_keys[table][row]
-        match = tuple((c, (v,)) for c, v in zip(ROW_KEYS[table], key, strict=True))
+        match = self._row_matches.get((table, row))
+        if match is None:
+            key = self.row_keys[table][row]
+            match = tuple((c, (v,)) for c, v in zip(ROW_KEYS[table], key, strict=True))
+            self._row_matches[table, row] = match
         return Change(table, column, match, operation, value)
 
     # ---------------------------------------------------------------- measure
