@@ -345,9 +345,9 @@ def compute_exposure(
         "soft_constraints_violated": int((soft["gap_share"] > BINDING_TOLERANCE).sum()),
     }
     resolver = Resolver(model, solution, jobs=jobs) if model is not None else None
+    licences = levers = values = None
+    by_sector = by_product = None
     try:
-        licences = levers = values = None
-        by_sector = by_product = None
         steps = None
         if resolver is not None and resolver.helpers is not None:
             # The Binding and Why short steps go to the helpers now, to be measured while
@@ -364,33 +364,39 @@ def compute_exposure(
             levers = licence_levers(model, solution, resolver)
         materials = material_table(solution, data, values)
         relief = relief_table(solution, data, resolver, licences, steps)
-        direct = direct_dependency(solution, data)
-        origins = origin_table(solution, data)
-        exposure = Exposure(
-            products=products,
-            sectors=sector_table(products),
-            supply=supply,
-            plants=plants,
-            materials=materials,
-            binding=binding_summary(relief, soft, list(data.periods), resolver),
-            soft=soft,
-            kpis=kpis,
-            origins=origins,
-            lanes=lane_table(products, supply, plants),
-            variants=solution.variants,
-            concentration=concentration_table(origins),
-            why_short=why_short_table(solution, data, products, materials, relief),
-            licences=licences,
-            licence_levers=levers,
-            dependency_by_sector=_with_direct(by_sector, direct),
-            dependency_by_product=by_product,
-        )
+        binding = binding_summary(relief, soft, list(data.periods), resolver)
     finally:
         if resolver is not None:
             resolver.close()
+    resolves = resolver.resolves if resolver is not None else 0
+    resolves_ran = resolver.executor if resolver is not None else "serial"
+    # Every re-solve is done: its steps and answers (tens of MiB at 100k LP columns) go
+    # before the traced tables below are built, so they do not add to the run's peak.
+    del resolver, steps
+    direct = direct_dependency(solution, data)
+    origins = origin_table(solution, data)
+    exposure = Exposure(
+        products=products,
+        sectors=sector_table(products),
+        supply=supply,
+        plants=plants,
+        materials=materials,
+        binding=binding,
+        soft=soft,
+        kpis=kpis,
+        origins=origins,
+        lanes=lane_table(products, supply, plants),
+        variants=solution.variants,
+        concentration=concentration_table(origins),
+        why_short=why_short_table(solution, data, products, materials, relief),
+        licences=licences,
+        licence_levers=levers,
+        dependency_by_sector=_with_direct(by_sector, direct),
+        dependency_by_product=by_product,
+    )
     exposure.seconds = time.perf_counter() - started
-    exposure.resolves = resolver.resolves if resolver is not None else 0
-    exposure.resolves_ran = resolver.executor if resolver is not None else "serial"
+    exposure.resolves = resolves
+    exposure.resolves_ran = resolves_ran
     return exposure
 
 
