@@ -59,12 +59,30 @@ class KeptBasis:
 
     highs: highspy.Highs
     objective: float  # HiGHS's objective at that solution (scaled units, offset included)
-    column_value: np.ndarray
-    row_value: np.ndarray
+    # HiGHS's copy of that solution. Its values are read only where a check needs them:
+    # highspy hands a vector over as a list, and a numpy array of all 100k column values
+    # cost about 5 ms a capture, more than the check itself.
+    solution: highspy.HighsSolution
     bounds: LpBounds  # the bounds the solution was optimal for (a copy)
     basic_is_column: np.ndarray  # per basic position (HiGHS's order): a column, or a row
     basic_columns: np.ndarray  # HiGHS columns of the positions that are columns, in order
     basic_rows: np.ndarray  # HiGHS rows of the other positions, in order
+    _column_list: list[float] | None = None
+    _row_list: list[float] | None = None
+
+    def column_values(self, at: np.ndarray) -> np.ndarray:
+        """The captured values of columns `at`."""
+        if self._column_list is None:
+            self._column_list = self.solution.col_value
+        values = self._column_list
+        return np.array([values[i] for i in at.tolist()], dtype=float)
+
+    def row_values(self, at: np.ndarray) -> np.ndarray:
+        """The captured activities of rows `at`."""
+        if self._row_list is None:
+            self._row_list = self.solution.row_value
+        values = self._row_list
+        return np.array([values[i] for i in at.tolist()], dtype=float)
 
     @classmethod
     def capture(cls, highs: highspy.Highs, bounds: LpBounds) -> KeptBasis | None:
@@ -76,12 +94,10 @@ class KeptBasis:
         if status != highspy.HighsStatus.kOk:
             return None
         basic = np.asarray(basic, dtype=np.int64)
-        solution = highs.getSolution()
         return cls(
             highs=highs,
             objective=float(highs.getInfo().objective_function_value),
-            column_value=np.asarray(solution.col_value, dtype=float),
-            row_value=np.asarray(solution.row_value, dtype=float),
+            solution=highs.getSolution(),
             bounds=bounds.copy(),
             basic_is_column=basic >= 0,
             basic_columns=basic[basic >= 0],
@@ -106,7 +122,7 @@ class KeptBasis:
             | (bounds.row_upper != self.bounds.row_upper)
         )
         column_shift = _nonbasic_shift(
-            self.column_value[moved_columns],
+            self.column_values(moved_columns),
             self.bounds.column_lower[moved_columns],
             self.bounds.column_upper[moved_columns],
             bounds.column_lower[moved_columns],
@@ -114,7 +130,7 @@ class KeptBasis:
             np.isin(moved_columns, self.basic_columns),
         )
         row_shift = _nonbasic_shift(
-            self.row_value[moved_rows],
+            self.row_values(moved_rows),
             self.bounds.row_lower[moved_rows],
             self.bounds.row_upper[moved_rows],
             bounds.row_lower[moved_rows],
@@ -123,7 +139,7 @@ class KeptBasis:
         )
         if column_shift is None or row_shift is None:
             return None
-        rhs = np.zeros(self.row_value.size)
+        rhs = np.zeros(self.bounds.row_lower.size)
         if column_shift.any():
             shifted = moved_columns[column_shift != 0]
             rhs -= matrix[:, shifted] @ column_shift[column_shift != 0]
@@ -141,12 +157,12 @@ class KeptBasis:
         # at the capture, which HiGHS accepted.
         check = (column_moves != 0) | np.isin(columns, moved_columns)
         at = columns[check]
-        value = self.column_value[at] + column_moves[check]
+        value = self.column_values(at) + column_moves[check]
         if not _inside(value, bounds.column_lower[at], bounds.column_upper[at]):
             return None
         check = (row_moves != 0) | np.isin(rows, moved_rows)
         at = rows[check]
-        value = self.row_value[at] + row_moves[check]
+        value = self.row_values(at) + row_moves[check]
         if not _inside(value, bounds.row_lower[at], bounds.row_upper[at]):
             return None
         # Basic and moved nonbasic columns are apart: each term counts one move once.
