@@ -474,7 +474,7 @@ class Resolver:
             if not at.size:
                 continue
             base_capacity = self.base_numbers[0 if table == "supply" else 2][at]
-            if np.any(self.grouped[table][at] & (capacity != base_capacity)):
+            if (self.grouped[table][at] & (capacity != base_capacity)).any():
                 return none
             limit = capacity * approval  # as `licensed_limits` computes it
             moved = limit != base_limit[at]
@@ -501,14 +501,14 @@ class Resolver:
         ranging = self._ranging
         if ranging is None or not len(columns):
             return None
-        if np.any(ranging.col_status[columns] != UPPER) or np.any(new < old):
+        if (ranging.col_status[columns] != UPPER).any() or (new < old).any():
             return None
         end = ranging.col_up_value[columns]
         end_objective = ranging.col_up_objective[columns]
-        if not (np.all(np.isfinite(end)) and np.all(np.isfinite(end_objective))):
+        if not (np.isfinite(end).all() and np.isfinite(end_objective).all()):
             return None  # no finite end to measure a slope with: re-solve
         room = end - RANGE_MARGIN * np.maximum(1.0, np.abs(end)) - old
-        if np.any(room <= 0) or float(np.sum((new - old) / room)) > 1.0:
+        if (room <= 0).any() or float(((new - old) / room).sum()) > 1.0:
             return None
         slope = (end_objective - ranging.objective) / (end - old)  # scaled objective per t
         self.shortcuts += 1

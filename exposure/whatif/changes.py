@@ -265,7 +265,7 @@ class LimitMap:
                     found[table] += [fed.get(key, NO_ROWS) for key in self._rates(change)]
             else:
                 found[change.table].append(self._rows(change))
-        return {table: np.unique(np.concatenate(rows)) for table, rows in found.items()}
+        return {table: _sorted_union(rows) for table, rows in found.items()}
 
     def numbers_at(self, changes: Changes, rows: dict[str, np.ndarray]) -> RowNumbers:
         """`numbers_for`, on the rows `touched_rows` gave only (a step on a few rows of a
@@ -592,3 +592,16 @@ def check_value(kind_of: tuple[str, str], value: float) -> str | None:
     """Why `value` may not go into column (sheet, column), or None (the schema's rule)."""
     sheet, column = kind_of
     return value_problem(SHEETS_BY_NAME[sheet].column(column).kind, value)
+
+
+def _sorted_union(parts: list[np.ndarray]) -> np.ndarray:
+    """The sorted positions in any of `parts`, each sorted and without repeats already
+    (group indices and flatnonzero are): a step touches one part most often, and
+    `np.unique` costs more than the rest of its dual check."""
+    parts = [part for part in parts if part.size]
+    if not parts:
+        return NO_ROWS
+    if len(parts) == 1:
+        return parts[0]
+    return np.unique(np.concatenate(parts))
+
