@@ -174,6 +174,7 @@ FAST_CHANGES = frozenset(
 RowNumbers = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 FEW_RATES = 64  # up to this many rates are set row by row through an index
 NO_ROWS = np.zeros(0, dtype=int)
+NO_ROWS.setflags(write=False)
 
 
 @dataclass
@@ -245,7 +246,7 @@ class LimitMap:
         index = self._index.get((change.table, columns))
         if index is None:
             grouped = frame.reset_index(drop=True).groupby(list(columns), sort=False).indices
-            index = {k if isinstance(k, tuple) else (k,): v for k, v in grouped.items()}
+            index = {k if isinstance(k, tuple) else (k,): _frozen(v) for k, v in grouped.items()}
             self._index[change.table, columns] = index
         return index.get(tuple(allowed[0] for _, allowed in change.match), NO_ROWS)
 
@@ -337,7 +338,9 @@ class LimitMap:
             for i, key in enumerate(keys):
                 if key is not None:
                     positions.setdefault(key, []).append(i)
-            fed = self._fed[table] = {k: np.array(v, dtype=int) for k, v in positions.items()}
+            fed = self._fed[table] = {
+                k: _frozen(np.array(v, dtype=int)) for k, v in positions.items()
+            }
         return fed
 
     def _rates(self, change: Change) -> dict[tuple[int, str], float]:
@@ -605,3 +608,9 @@ def _sorted_union(parts: list[np.ndarray]) -> np.ndarray:
         return parts[0]
     return np.unique(np.concatenate(parts))
 
+
+def _frozen(positions: np.ndarray) -> np.ndarray:
+    """`positions`, read-only: cached row positions are handed out as they are
+    (`_sorted_union`), so no caller may write into them."""
+    positions.setflags(write=False)
+    return positions
