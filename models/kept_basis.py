@@ -72,6 +72,8 @@ class KeptBasis:
 
     def column_values(self, at: np.ndarray) -> np.ndarray:
         """The captured values of columns `at`."""
+        if not at.size:
+            return np.empty(0)
         if self._column_list is None:
             self._column_list = self.solution.col_value
         values = self._column_list
@@ -79,6 +81,8 @@ class KeptBasis:
 
     def row_values(self, at: np.ndarray) -> np.ndarray:
         """The captured activities of rows `at`."""
+        if not at.size:
+            return np.empty(0)
         if self._row_list is None:
             self._row_list = self.solution.row_value
         values = self._row_list

@@ -247,6 +247,21 @@ FAST = [
 ]
 
 
+def test_the_rows_a_step_touches_are_read_only_where_they_are_the_cached_positions():
+    """One change touches one part of a table: its positions are handed out as cached
+    (no copy), so writing into them must fail rather than move every later step."""
+    from exposure.whatif.changes import LimitMap
+
+    _, base = reference()
+    limits = LimitMap.of(base)
+    task = Changes((Change("supply", "approval", (("source", ("CN-OXIDES",)),), "set", 0.9),))
+    before = limits.touched_rows(task)["supply"].copy()
+    assert before.size
+    with pytest.raises(ValueError, match="read-only"):
+        limits.touched_rows(task)["supply"][0] = before[0] + 1
+    assert np.array_equal(limits.touched_rows(task)["supply"], before)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.sampled_from(FAST), min_size=1, max_size=4))
 def test_the_limits_fast_path_gives_the_numbers_of_the_changed_tables(changes):
@@ -273,6 +288,8 @@ def test_the_limits_fast_path_gives_the_numbers_of_the_changed_tables(changes):
     rows = limits.touched_rows(task)
     sparse = limits.numbers_at(task, rows)
     base_numbers = limits.numbers_for(Changes(()))
+    for table in ("supply", "plants"):
+        assert np.array_equal(rows[table], np.unique(rows[table]))  # sorted, each row once
     for i, table in enumerate(("supply", "supply", "plants", "plants")):
         assert np.array_equal(sparse[i], numbers[i][rows[table]])
         untouched = np.setdiff1d(np.arange(len(numbers[i])), rows[table])
