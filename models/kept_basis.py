@@ -23,7 +23,7 @@ past a bound: the basis must change) the caller runs HiGHS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -67,25 +67,24 @@ class KeptBasis:
     basic_is_column: np.ndarray  # per basic position (HiGHS's order): a column, or a row
     basic_columns: np.ndarray  # HiGHS columns of the positions that are columns, in order
     basic_rows: np.ndarray  # HiGHS rows of the other positions, in order
-    _column_list: list[float] | None = None
-    _row_list: list[float] | None = None
+    # The lists highspy handed over for `solution`'s vectors, each asked for once.
+    _lists: dict[str, list[float]] = field(default_factory=dict)
 
     def column_values(self, at: np.ndarray) -> np.ndarray:
         """The captured values of columns `at`."""
-        if not at.size:
-            return np.empty(0)
-        if self._column_list is None:
-            self._column_list = self.solution.col_value
-        values = self._column_list
-        return np.array([values[i] for i in at.tolist()], dtype=float)
+        return self._captured("col_value", at)
 
     def row_values(self, at: np.ndarray) -> np.ndarray:
         """The captured activities of rows `at`."""
+        return self._captured("row_value", at)
+
+    def _captured(self, vector: str, at: np.ndarray) -> np.ndarray:
+        """Entries `at` of the captured solution's `vector` (col_value or row_value)."""
         if not at.size:
             return np.empty(0)
-        if self._row_list is None:
-            self._row_list = self.solution.row_value
-        values = self._row_list
+        values = self._lists.get(vector)
+        if values is None:
+            values = self._lists[vector] = getattr(self.solution, vector)
         return np.array([values[i] for i in at.tolist()], dtype=float)
 
     @classmethod

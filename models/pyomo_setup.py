@@ -18,8 +18,6 @@ as before, only heavier; `tests/test_pyomo_setup.py` notices.
 
 from __future__ import annotations
 
-import sys
-
 
 def _finalize_scipy_sparse(module: object, available: bool) -> None:
     if available:
@@ -32,14 +30,13 @@ def lighten_scipy_finaliser() -> bool:
     False when scipy was imported before Pyomo (the finaliser has run already) or
     when this Pyomo does not have the finaliser where 6.10 has it.
     """
-    scipy_imported = "scipy" in sys.modules
     from pyomo.common import dependencies
 
+    # Once resolved (scipy imported before or since), the indicator has replaced itself
+    # by a bool in that module, and there is no callback left to swap.
     indicator = getattr(dependencies, "scipy_available", None)
     finaliser = getattr(dependencies, "_finalize_scipy", None)
-    if scipy_imported or finaliser is None:
-        return False
-    if getattr(indicator, "_callback", None) is not finaliser:
+    if finaliser is None or getattr(indicator, "_callback", None) is not finaliser:
         return False
     indicator._callback = _finalize_scipy_sparse  # type: ignore[union-attr]
     return True
